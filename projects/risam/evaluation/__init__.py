@@ -1,0 +1,1 @@
+"""Filled in by the components below; importing registers them."""
