@@ -1,1 +1,13 @@
-"""Filled in by the components below; importing registers them."""
+"""RISAM model components; importing registers them in mmseg's MODELS."""
+from .backbones import FeatureEnhancement, SAMBackbone
+from .decode_heads import MutualAwareMaskDecoder
+from .losses import RISAMFocalDiceLoss
+from .necks import MutualAwareAttention, MutualAwareFusion
+from .segmentors import RISAM
+from .text_encoders import CLIPTokenEncoder
+
+__all__ = [
+    'CLIPTokenEncoder', 'FeatureEnhancement', 'MutualAwareAttention',
+    'MutualAwareFusion', 'MutualAwareMaskDecoder', 'RISAM',
+    'RISAMFocalDiceLoss', 'SAMBackbone'
+]

@@ -1,0 +1,192 @@
+"""Frozen SAM ViT image encoder + Feature Enhancement (paper §3.1-3.2)."""
+from functools import partial
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from segment_anything.modeling import ImageEncoderViT
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+
+# Encoder hyper-parameters of the official checkpoints (segment_anything's
+# build_sam.py); img_size 1024, patch 16, window 14, relative positions.
+SAM_ARCHS: Dict[str, dict] = {
+    'vit_b': dict(embed_dim=768, depth=12, num_heads=12,
+                  global_attn_indexes=(2, 5, 8, 11)),
+    'vit_l': dict(embed_dim=1024, depth=24, num_heads=16,
+                  global_attn_indexes=(5, 11, 17, 23)),
+    'vit_h': dict(embed_dim=1280, depth=32, num_heads=16,
+                  global_attn_indexes=(7, 15, 23, 31)),
+}
+_DEFAULTS = dict(img_size=1024, patch_size=16, window_size=14, mlp_ratio=4.0,
+                 out_chans=256, use_rel_pos=True)
+
+
+def sincos_pos_embed_2d(height: int, width: int, dim: int) -> Tensor:
+    """Fixed 2-D sine-cosine position embedding, ``1 x H x W x dim``."""
+    if dim % 4:
+        raise ValueError('sincos position embedding needs dim % 4 == 0')
+    quarter = dim // 4
+    omega = 1.0 / 10000**(torch.arange(quarter, dtype=torch.float64) / quarter)
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64),
+                            torch.arange(width, dtype=torch.float64),
+                            indexing='ij')
+    out_y = ys[..., None] * omega
+    out_x = xs[..., None] * omega
+    emb = torch.cat([out_y.sin(), out_y.cos(), out_x.sin(), out_x.cos()], -1)
+    return emb.float()[None]
+
+
+def load_sam_image_encoder_state(path: str) -> Dict[str, Tensor]:
+    """Read the ``image_encoder.*`` entries of an official SAM checkpoint.
+
+    A file that already holds bare encoder keys is accepted as well.
+    """
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    if 'state_dict' in state and isinstance(state['state_dict'], dict):
+        state = state['state_dict']
+    prefix = 'image_encoder.'
+    if any(k.startswith(prefix) for k in state):
+        return {k[len(prefix):]: v for k, v in state.items()
+                if k.startswith(prefix)}
+    return dict(state)
+
+
+@MODELS.register_module()
+class SAMBackbone(BaseModule):
+    """SAM's ViT image encoder (frozen) followed by Feature Enhancement.
+
+    The encoder is ``segment_anything.modeling.ImageEncoderViT`` itself, not
+    mmpretrain's ``ViTSAM``: the official ``sam_vit_*.pth`` files then load
+    with their own key names (``image_encoder.*`` minus the prefix) under
+    ``strict=True`` and the numerics are the reference implementation's by
+    construction; ``ViTSAM`` would need a key conversion and parity checks of
+    its own. Only the block loop is re-driven here, to tap intermediate
+    blocks and stop after the last one needed; SAM's own neck is dropped
+    after loading (the paper taps the blocks before it).
+
+    Data flow::
+
+        B x 3 x S x S -> patch embed (+ pos) -> blocks -> taps at the selected
+        global-attention blocks (B x C_e x S/16 x S/16 each)
+        -> FeatureEnhancement (Eq. 1-2) -> F_v: B x C x S/16 x S/16
+
+    Args:
+        arch: ``'vit_b' | 'vit_l' | 'vit_h'`` or a dict of
+            ``ImageEncoderViT`` arguments (``embed_dim, depth, num_heads,
+            global_attn_indexes`` and optionally ``img_size, patch_size,
+            window_size, mlp_ratio, out_chans, use_rel_pos``).
+        checkpoint: path to an official SAM checkpoint (or an encoder-only
+            state dict). Loaded strictly, unchanged.
+        out_global_blocks: which global-attention blocks to return, as
+            0-based positions in ``global_attn_indexes``; ``(1, 2, 3)`` = the
+            paper's 2nd-4th global blocks.
+        feature_enhancement: kwargs of :class:`FeatureEnhancement` (e.g.
+            ``dict(out_channels=256)``), or ``None`` to return the raw taps.
+        frozen: keep the encoder in eval mode without gradients (paper).
+        init_pos_embed: ``None`` keeps segment_anything's zero-initialised
+            absolute position embedding; ``'sincos'`` fills it with a fixed
+            2-D sine-cosine table. Only used when ``checkpoint`` is None: a
+            frozen *random* SAM encoder is otherwise position-blind (its
+            relative-position tables are zero too). Never touches real
+            checkpoints.
+    """
+
+    def __init__(self,
+                 *,
+                 arch: str | dict = 'vit_h',
+                 checkpoint: Optional[str] = None,
+                 out_global_blocks: Sequence[int] = (1, 2, 3),
+                 feature_enhancement: Optional[dict] = dict(out_channels=256),
+                 frozen: bool = True,
+                 init_pos_embed: Optional[str] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        cfg = dict(_DEFAULTS)
+        cfg.update(SAM_ARCHS[arch] if isinstance(arch, str) else arch)
+        self.embed_dim = cfg['embed_dim']
+        self.encoder = ImageEncoderViT(
+            img_size=cfg['img_size'], patch_size=cfg['patch_size'],
+            embed_dim=cfg['embed_dim'], depth=cfg['depth'],
+            num_heads=cfg['num_heads'], mlp_ratio=cfg['mlp_ratio'],
+            out_chans=cfg['out_chans'], qkv_bias=True,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6),
+            use_rel_pos=cfg['use_rel_pos'], window_size=cfg['window_size'],
+            global_attn_indexes=tuple(cfg['global_attn_indexes']))
+        global_idx = tuple(cfg['global_attn_indexes'])
+        self.out_indices: Tuple[int, ...] = tuple(
+            global_idx[i] for i in out_global_blocks)
+        if checkpoint is not None:
+            self.encoder.load_state_dict(
+                load_sam_image_encoder_state(checkpoint), strict=True)
+        elif init_pos_embed == 'sincos':
+            pe = self.encoder.pos_embed
+            pe.data.copy_(sincos_pos_embed_2d(pe.shape[1], pe.shape[2],
+                                              pe.shape[3]))
+        elif init_pos_embed is not None:
+            raise ValueError(f'unknown init_pos_embed {init_pos_embed!r}')
+        # SAM's neck and blocks after the last tap are never used.
+        self.encoder.neck = nn.Identity()
+        del self.encoder.blocks[max(self.out_indices) + 1:]
+        self.frozen = frozen
+        if frozen:
+            self.encoder.requires_grad_(False)
+            self.encoder.eval()
+        self.feature_enhancement = None
+        if feature_enhancement is not None:
+            fe_cfg = dict(feature_enhancement)
+            fe_cfg.pop('type', None)
+            from .feature_enhancement import FeatureEnhancement
+            self.feature_enhancement = FeatureEnhancement(
+                in_channels=[self.embed_dim] * len(self.out_indices),
+                **fe_cfg)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of each returned map."""
+        if self.feature_enhancement is None:
+            return self.embed_dim
+        return self.feature_enhancement.out_channels
+
+    def train(self, mode: bool = True) -> 'SAMBackbone':
+        """Keep a frozen encoder in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()
+        return self
+
+    def _pos_embed(self, h: int, w: int) -> Tensor:
+        pe = self.encoder.pos_embed
+        if pe.shape[1:3] == (h, w):
+            return pe
+        pe = F.interpolate(pe.permute(0, 3, 1, 2), size=(h, w),
+                           mode='bicubic', align_corners=False)
+        return pe.permute(0, 2, 3, 1)
+
+    def encode(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Raw block outputs, ``B x 3 x S x S`` -> tuple of
+        ``B x C_e x S/p x S/p`` (one per selected global block)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.frozen):
+            x = self.encoder.patch_embed(x)
+            if self.encoder.pos_embed is not None:
+                x = x + self._pos_embed(x.shape[1], x.shape[2])
+            outs = []
+            for i, block in enumerate(self.encoder.blocks):
+                x = block(x)
+                if i in self.out_indices:
+                    outs.append(x.permute(0, 3, 1, 2).contiguous())
+        return tuple(outs)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """``B x 3 x S x S`` -> ``(F_v,)`` with ``F_v: B x C x S/p x S/p``,
+        or the raw taps when ``feature_enhancement`` is None."""
+        feats = self.encode(x)
+        if self.feature_enhancement is None:
+            return feats
+        return (self.feature_enhancement(feats), )
+
+
+__all__ = ['SAMBackbone', 'SAM_ARCHS', 'sincos_pos_embed_2d']

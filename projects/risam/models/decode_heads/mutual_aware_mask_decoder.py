@@ -1,0 +1,130 @@
+"""Mutual-Aware Mask Decoder (paper §3.4, Eq. 6-9) with its loss."""
+from typing import Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+
+
+class MutualAwareDecoderLayer(nn.Module):
+    """One decoder layer (Eq. 6, 8, 9), post-norm residuals.
+
+    ::
+
+        F_lav^ = LN(MHSA(F_lav) + F_lav)                               (Eq. 6)
+        F_c^   = LN(MHSA(F_c) + F_c),  F_c = [F_m; F_val]              (Eq. 8)
+        F_lav- = LN(MHCA(F_lav^, F_c^, F_c^) + F_lav^)                 (Eq. 9)
+
+    The LayerNorms after each residual are ours (the paper prints bare
+    residuals; post-norm follows SAM's decoder and keeps stacked layers
+    stable). Padding words are excluded as keys in Eq. 8 and Eq. 9; the query
+    token is always a valid key, so no attention row is ever empty.
+    """
+
+    def __init__(self, *, channels: int, num_heads: int) -> None:
+        super().__init__()
+        self.visual_self_attn = nn.MultiheadAttention(
+            channels, num_heads, batch_first=True)
+        self.text_self_attn = nn.MultiheadAttention(
+            channels, num_heads, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(
+            channels, num_heads, batch_first=True)
+        self.norm_visual = nn.LayerNorm(channels)
+        self.norm_text = nn.LayerNorm(channels)
+        self.norm_cross = nn.LayerNorm(channels)
+
+    def forward(self, lav: Tensor, fc: Tensor, fc_pad: Tensor):
+        """``lav``: ``B x L_v x C``; ``fc``: ``B x (1 + L) x C``; ``fc_pad``:
+        ``B x (1 + L)`` bool, True at padding. Returns both evolved."""
+        lav = self.norm_visual(
+            lav + self.visual_self_attn(lav, lav, lav, need_weights=False)[0])
+        fc = self.norm_text(fc + self.text_self_attn(
+            fc, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
+        lav = self.norm_cross(lav + self.cross_attn(
+            lav, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
+        return lav, fc
+
+
+@MODELS.register_module()
+class MutualAwareMaskDecoder(BaseModule):
+    """Decode ``(F_lav, F_val)`` into one mask-logit map per sample.
+
+    ``num_layers`` :class:`MutualAwareDecoderLayer` s, then ``F_lav`` is
+    up-sampled 4x by two (ConvTranspose2d 2x2/2 + BN + GELU) blocks, the
+    evolved multi-modal query token ``F_m^`` goes through a 3-layer MLP, and
+    the mask is their dot product (§3.4). The GELUs are ours (two purely
+    linear blocks would collapse into one, and SAM's upscaler has them).
+
+    Args:
+        in_channels: ``C`` of ``F_lav``/``F_val``.
+        num_heads: heads of every MHSA/MHCA.
+        num_layers: stacked decoder layers.
+        extra_linguistic_guidance: False drops ``F_val`` from ``F_c``, so the
+            query token only sees itself and ``F_lav`` (Tab. 5, row #10).
+        loss_decode: loss config (Eq. 10-12).
+    """
+
+    def __init__(self,
+                 *,
+                 in_channels: int = 256,
+                 num_heads: int = 8,
+                 num_layers: int = 2,
+                 extra_linguistic_guidance: bool = True,
+                 loss_decode: dict = dict(type='RISAMFocalDiceLoss'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        c = in_channels
+        self.extra_linguistic_guidance = extra_linguistic_guidance
+        self.query_token = nn.Parameter(torch.randn(1, 1, c) * 0.02)
+        self.layers = nn.ModuleList(
+            MutualAwareDecoderLayer(channels=c, num_heads=num_heads)
+            for _ in range(num_layers))
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(c, c // 4, 2, stride=2),
+            nn.BatchNorm2d(c // 4), nn.GELU(),
+            nn.ConvTranspose2d(c // 4, c // 8, 2, stride=2),
+            nn.BatchNorm2d(c // 8), nn.GELU())
+        self.query_mlp = nn.Sequential(
+            nn.Linear(c, c), nn.ReLU(), nn.Linear(c, c), nn.ReLU(),
+            nn.Linear(c, c // 8))
+        self.loss_decode = MODELS.build(loss_decode)
+
+    def forward(self, lav: Tensor, val: Tensor, mask: Tensor) -> Tensor:
+        """Mask logits.
+
+        Args:
+            lav: ``F_lav``, ``B x C x H x W``.
+            val: ``F_val``, ``B x L x C``.
+            mask: ``B x L`` bool, True for real words.
+
+        Returns:
+            ``B x 1 x 4H x 4W`` logits.
+        """
+        b, c, h, w = lav.shape
+        query = self.query_token.expand(b, -1, -1)
+        pad = torch.zeros(b, 1, dtype=torch.bool, device=lav.device)
+        if self.extra_linguistic_guidance:
+            fc = torch.cat([query, val], dim=1)
+            pad = torch.cat([pad, ~mask.bool()], dim=1)
+        else:
+            fc = query
+        x = lav.flatten(2).transpose(1, 2)
+        for layer in self.layers:
+            x, fc = layer(x, fc, pad)
+        up = self.upsample(x.transpose(1, 2).reshape(b, c, h, w))
+        weights = self.query_mlp(fc[:, 0])
+        return torch.einsum('bc,bchw->bhw', weights, up)[:, None]
+
+    def loss_by_feat(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
+        """Eq. 12 on logits bilinearly resized to the ``B x H x W`` gt."""
+        logits = F.interpolate(logits, size=gt.shape[-2:], mode='bilinear',
+                               align_corners=False)[:, 0]
+        return self.loss_decode(logits, gt)
+
+    def loss(self, lav: Tensor, val: Tensor, mask: Tensor,
+             gt: Tensor) -> Dict[str, Tensor]:
+        """Forward and loss; ``gt``: ``B x H x W`` in {0, 1, 255}."""
+        return self.loss_by_feat(self.forward(lav, val, mask), gt)

@@ -1,0 +1,3 @@
+from .focal_dice_loss import RISAMFocalDiceLoss
+
+__all__ = ['RISAMFocalDiceLoss']

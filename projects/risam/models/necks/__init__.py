@@ -1,0 +1,4 @@
+from .mutual_aware_attention import MutualAwareAttention
+from .mutual_aware_fusion import MutualAwareFusion
+
+__all__ = ['MutualAwareAttention', 'MutualAwareFusion']

@@ -1,0 +1,3 @@
+from .risam import RISAM
+
+__all__ = ['RISAM']

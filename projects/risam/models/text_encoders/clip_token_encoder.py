@@ -1,0 +1,158 @@
+"""Frozen CLIP text tower returning per-token features (paper §3.1)."""
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import open_clip
+import torch
+from mmengine.model import BaseModule
+from open_clip.model import _build_text_tower
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+
+_SKIP_PREFIXES = ('visual.', 'logit_scale', 'logit_bias')
+
+
+def load_open_clip_text_state(path: str) -> Dict[str, Tensor]:
+    """Text-tower entries of an open_clip checkpoint file, keys unchanged
+    except for the container prefixes (``module.``, ``text.``).
+
+    Accepts ``open_clip_pytorch_model.bin``/``.pt`` state dicts, training
+    checkpoints (``{'state_dict': ...}``) and ``.safetensors`` files.
+    """
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        state = load_file(path, device='cpu')
+    else:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    if 'state_dict' in state and isinstance(state['state_dict'], dict):
+        state = state['state_dict']
+    out = {}
+    for key, value in state.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        if key.startswith(_SKIP_PREFIXES):
+            continue
+        if key.startswith('text.'):  # CustomTextCLIP layout
+            key = key[len('text.'):]
+        out[key] = value
+    return out
+
+
+@MODELS.register_module()
+class CLIPTokenEncoder(BaseModule):
+    """open_clip's text transformer with its own tokenizer.
+
+    ``encoder(texts)`` tokenises with open_clip's BPE tokenizer (vocabulary
+    shipped in the package), truncated to ``max_tokens`` (17 for RefCOCO, 25
+    for RefCOCO+/G-Ref, §4.2; the last kept token becomes EOT as in
+    open_clip), and returns:
+
+    - ``tokens``: ``B x L x C'`` final-layer-norm states (``L = max_tokens``),
+    - ``mask``: ``B x L`` bool, True for real tokens (SOT ... EOT),
+    - ``pooled``: ``B x D`` equal to open_clip's ``encode_text`` on the same
+      token ids (the causal mask makes the first ``L`` positions independent
+      of the padding, so running only ``L`` positions is exact).
+
+    Args:
+        model_name: an open_clip model name (``'ViT-B-16'`` width 512,
+            ``'ViT-L-14'`` width 768, ``'*-quickgelu'`` for OpenAI weights).
+        model_cfg: instead of a name, an open_clip model config dict
+            (``embed_dim``, ``text_cfg``, optional ``quick_gelu``); used by
+            the tiny test config.
+        pretrained: path of an open_clip checkpoint file, loaded strictly.
+        max_tokens: context length after truncation.
+        frozen: eval mode and no gradients (paper); False trains it (Tab. 9).
+    """
+
+    def __init__(self,
+                 *,
+                 model_name: str = 'ViT-B-16',
+                 model_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
+                 max_tokens: int = 17,
+                 frozen: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if model_cfg is None:
+            model_cfg = open_clip.get_model_config(model_name)
+            if model_cfg is None:
+                raise ValueError(f'unknown open_clip model {model_name!r}')
+            tokenizer = open_clip.get_tokenizer(model_name)
+        else:
+            tokenizer = open_clip.SimpleTokenizer()
+        model_cfg = copy.deepcopy(model_cfg)
+        self.text = _build_text_tower(
+            model_cfg['embed_dim'], model_cfg['text_cfg'],
+            quick_gelu=model_cfg.get('quick_gelu', False))
+        if getattr(self.text, 'cls_emb', None) is not None:
+            raise ValueError('text towers with a CLS embedding (CoCa) are '
+                             'not supported')
+        if max_tokens > self.text.context_length:
+            raise ValueError('max_tokens exceeds the context length')
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.embed_dim = model_cfg['embed_dim']
+        if pretrained is not None:
+            self.text.load_state_dict(
+                load_open_clip_text_state(pretrained), strict=True)
+        self.frozen = frozen
+        if frozen:
+            self.text.requires_grad_(False)
+            self.text.eval()
+
+    @property
+    def width(self) -> int:
+        """``C'``, channels of the per-token features."""
+        return self.text.width
+
+    def train(self, mode: bool = True) -> 'CLIPTokenEncoder':
+        """Keep a frozen tower in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        if self.frozen:
+            self.text.eval()
+        return self
+
+    def tokenize(self, texts: Sequence[str]) -> Tensor:
+        """``list[str]`` -> ``B x L`` token ids (``L = max_tokens``)."""
+        ids = self.tokenizer(list(texts), context_length=self.max_tokens)
+        return ids.to(self.text.token_embedding.weight.device)
+
+    def encode_ids(self, ids: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Encode ``B x L`` token ids; see the class docstring."""
+        text = self.text
+        length = ids.shape[1]
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.frozen):
+            x = text.token_embedding(ids)
+            x = x + text.positional_embedding[:length]
+            attn_mask = text.attn_mask
+            if attn_mask is not None:
+                attn_mask = attn_mask[:length, :length]
+            x = text.transformer(x, attn_mask=attn_mask)
+            tokens = text.ln_final(x)
+            if text.pool_type == 'eos':
+                eot = (ids == text.eos_id).int().argmax(-1)
+            else:  # CLIP's 'argmax': EOT has the largest id
+                eot = ids.argmax(-1)
+            if text.pool_type in ('argmax', 'eos'):
+                pooled = tokens[torch.arange(len(ids)), eot]
+            elif text.pool_type == 'first':
+                pooled = tokens[:, 0]
+            else:
+                pooled = tokens[:, -1]
+            proj = text.text_projection
+            if isinstance(proj, nn.Linear):
+                pooled = proj(pooled)
+            elif proj is not None:
+                pooled = pooled @ proj
+        positions = torch.arange(length, device=ids.device)
+        mask = positions[None] <= eot[:, None]
+        return tokens, mask, pooled
+
+    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor, Tensor]:
+        """``list[str]`` -> ``(tokens B x L x C', mask B x L, pooled B x D)``."""
+        return self.encode_ids(self.tokenize(texts))
+
+
+__all__: List[str] = ['CLIPTokenEncoder', 'load_open_clip_text_state']
