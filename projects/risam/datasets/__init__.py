@@ -1,1 +1,13 @@
-"""Filled in by the components below; importing registers them."""
+"""Referring-segmentation datasets and transforms; importing registers them."""
+from .base_refer_dataset import BaseReferDataset
+from .grefer_dataset import GReferDataset
+from .phrasecut_dataset import PhraseCutDataset
+from .refer_dataset import ReferDataset
+from .refer_io import ReferFormatError, RestrictedUnpickler, load_refs
+from .transforms import LoadReferAnnotations
+
+__all__ = [
+    'BaseReferDataset', 'ReferDataset', 'GReferDataset', 'PhraseCutDataset',
+    'LoadReferAnnotations', 'ReferFormatError', 'RestrictedUnpickler',
+    'load_refs'
+]

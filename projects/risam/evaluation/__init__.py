@@ -1,1 +1,4 @@
-"""Filled in by the components below; importing registers them."""
+"""Evaluation of referring segmentation; importing registers the metrics."""
+from .metrics import ReferMetric
+
+__all__ = ['ReferMetric']

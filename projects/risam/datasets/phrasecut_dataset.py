@@ -1,0 +1,94 @@
+"""PhraseCut (VGPhraseCut) referring segmentation.
+
+Files read (as published)::
+
+    <data_root>/refer_{train,val,test,miniv}.json   list of tasks:
+        {task_id, image_id, phrase, ann_ids, instance_boxes,
+         Polygons: [instance][polygon][[x, y], ...]}
+    <data_root>/<data_prefix.img_path>/<image_id>.jpg
+
+One sample per task; the target is the union of its instances' polygons
+(converted to COCO polygon lists and decoded by pycocotools).
+"""
+import os.path as osp
+from typing import List, Optional
+
+from mmseg.registry import DATASETS
+
+from .base_refer_dataset import BaseReferDataset
+from .refer_io import load_json, refer_error
+
+__all__ = ['PhraseCutDataset']
+
+
+@DATASETS.register_module()
+class PhraseCutDataset(BaseReferDataset):
+    """PhraseCut tasks; ``text`` is the task's ``phrase``.
+
+    Args:
+        data_root (str): PhraseCut root.
+        ann_file (str): A ``refer_<split>.json`` file.
+        data_prefix (dict): ``img_path`` folder of ``<image_id>.jpg``.
+        img_ext (str): Image file extension. Defaults to ``'.jpg'``.
+        override_text, max_words, skip_invalid, group_by_image: see
+            :class:`BaseReferDataset` (``text_key`` is unused).
+    """
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 ann_file: str = 'refer_test.json',
+                 data_prefix: dict = dict(img_path='images'),
+                 img_ext: str = '.jpg',
+                 **kwargs) -> None:
+        self.img_ext = img_ext
+        super().__init__(
+            data_root=data_root,
+            ann_file=ann_file,
+            data_prefix=data_prefix,
+            **kwargs)
+
+    @staticmethod
+    def _coco_polygons(instance: list) -> List[List[float]]:
+        """[[x, y], ...] polygons of one instance -> COCO flat lists."""
+        return [[float(c) for xy in poly for c in xy] for poly in instance
+                if len(poly) >= 3]
+
+    def load_samples(self) -> List[dict]:
+        tasks = load_json(self.ann_file, self.backend_args)
+        if not isinstance(tasks, list):
+            raise refer_error(self.ann_file, 'expected a list of tasks, got '
+                              f'{type(tasks).__name__}')
+        img_dir = self.data_prefix.get('img_path', '') or ''
+        samples = []
+        for i, task in enumerate(tasks):
+            task_id = task.get('task_id', i) if isinstance(task, dict) else i
+            if not isinstance(task, dict) or 'Polygons' not in task \
+                    or 'image_id' not in task:
+                raise refer_error(self.ann_file, f'task #{i} is not a '
+                                  'PhraseCut task (needs image_id, Polygons)',
+                                  ref_id=task_id)
+            segms = [self._coco_polygons(inst) for inst in task['Polygons']]
+            segms = [s for s in segms if s]
+            if not segms:
+                self.invalid(self.ann_file, 'missing annotation: no polygon',
+                             ref_id=task_id)
+                continue
+            text = self.read_sentence({self.text_key: task.get('phrase')},
+                                      self.ann_file, ref_id=task_id)
+            if text is None:
+                continue
+            samples.append(
+                dict(
+                    img_path=osp.join(img_dir,
+                                      f'{task["image_id"]}{self.img_ext}'),
+                    img_id=task['image_id'],
+                    ref_id=task_id,
+                    sent_id=task_id,
+                    ann_ids=list(task.get('ann_ids', [])),
+                    segmentations=segms,
+                    height=None,
+                    width=None,
+                    no_target=False,
+                    text=text,
+                    expr_type=None))
+        return samples

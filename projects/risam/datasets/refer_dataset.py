@@ -1,0 +1,152 @@
+"""RefCOCO / RefCOCO+ / RefCOCOg / RefCLEF (and RefShapes) in the refer layout.
+
+Files read (unchanged, as published by the refer toolkit)::
+
+    <data_root>/<dataset>/refs(<splitBy>).p   pickled list of refs (or .json):
+        {ref_id, ann_id, image_id, category_id, split,
+         sentences: [{sent_id, sent, raw, tokens[, type]}], sent_ids}
+    <data_root>/<dataset>/instances.json      COCO: images {id, file_name,
+        height, width}, annotations {id, image_id, segmentation, iscrowd}
+    <data_root>/<data_prefix.img_path>/<file_name>
+
+A sentence's optional ``type`` (RefShapes: colour, shape, colour_shape,
+position, size) is kept as ``expr_type``.
+"""
+import os.path as osp
+import re
+from typing import Dict, List, Optional
+
+from mmseg.registry import DATASETS
+
+from .base_refer_dataset import BaseReferDataset
+from .refer_io import load_json, load_refs, refer_error
+
+__all__ = ['ReferDataset', 'SPLITS', 'SPLIT_BYS']
+
+SPLITS = ('train', 'val', 'test', 'testA', 'testB', 'testC')
+SPLIT_BYS = ('unc', 'google', 'umd', 'berkeley')
+_REF_KEYS = ('ref_id', 'image_id', 'split', 'sentences')
+
+
+@DATASETS.register_module()
+class ReferDataset(BaseReferDataset):
+    """Referring segmentation in the refer layout: one sample per sentence.
+
+    Args:
+        data_root (str): Root joined to ``ann_file``, ``split_file`` and
+            ``data_prefix``.
+        ann_file (str): COCO ``instances.json``.
+        split_file (str): ``refs(<splitBy>).p`` or an equivalent ``.json``.
+            splitBy is read from the name and must be one of unc, google,
+            umd, berkeley when the name has that form.
+        split (str): train, val, test, testA, testB (testC for refclef).
+        data_prefix (dict): ``img_path`` folder of the images.
+        text_key, override_text, max_words, skip_invalid, group_by_image:
+            see :class:`BaseReferDataset`.
+        **kwargs: Passed to :class:`mmseg.datasets.BaseSegDataset`.
+    """
+
+    #: whether ``ann_id == [-1]`` (no target) is legal (gRefCOCO).
+    allow_no_target = False
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 ann_file: str = 'instances.json',
+                 split_file: str = 'refs(unc).p',
+                 split: str = 'val',
+                 data_prefix: dict = dict(img_path='images'),
+                 **kwargs) -> None:
+        if data_root is not None and not osp.isabs(split_file):
+            split_file = osp.join(data_root, split_file)
+        self.split_file = split_file
+        self.split = split
+        self.check_choice(split_file, 'split', split, SPLITS)
+        match = re.search(r'refs\((.*)\)', osp.basename(split_file))
+        if match:
+            self.check_choice(split_file, 'splitBy', match.group(1),
+                              SPLIT_BYS)
+        super().__init__(
+            data_root=data_root,
+            ann_file=ann_file,
+            data_prefix=data_prefix,
+            **kwargs)
+
+    @staticmethod
+    def _ann_ids(ref: dict) -> List[int]:
+        ann = ref.get('ann_id')
+        return [int(a) for a in ann] if isinstance(ann, (list, tuple)) \
+            else [int(ann)]
+
+    def load_samples(self) -> List[dict]:
+        refs = load_refs(self.split_file, self.backend_args)
+        coco = load_json(self.ann_file, self.backend_args)
+        if not isinstance(coco, dict) or 'images' not in coco \
+                or 'annotations' not in coco:
+            raise refer_error(self.ann_file, 'not a COCO instances file '
+                              '(needs "images" and "annotations")')
+        images: Dict[int, dict] = {im['id']: im for im in coco['images']}
+        anns: Dict[int, dict] = {a['id']: a for a in coco['annotations']}
+        img_dir = self.data_prefix.get('img_path', '') or ''
+
+        in_split = []
+        for i, ref in enumerate(refs):
+            missing = [k for k in _REF_KEYS if k not in ref]
+            if missing or 'ann_id' not in ref:
+                raise refer_error(
+                    self.split_file, f'ref #{i} is not a ref (missing '
+                    f'{", ".join(missing or ["ann_id"])})',
+                    ref_id=ref.get('ref_id'))
+            if ref['split'] == self.split:
+                in_split.append(ref)
+        if not in_split:
+            present = sorted({str(r['split']) for r in refs})
+            raise refer_error(
+                self.split_file, f'no refs in split {self.split!r} '
+                f'(present: {", ".join(present)})')
+
+        samples = []
+        for ref in in_split:
+            ref_id = ref['ref_id']
+            ann_ids = self._ann_ids(ref)
+            no_target = ann_ids == [-1]
+            if no_target:
+                if not self.allow_no_target:
+                    self.invalid(self.ann_file, 'missing annotation: ann_id '
+                                 '-1 (no target) in a single-target dataset',
+                                 ref_id=ref_id)
+                    continue
+                ann_ids = []
+            lost = [a for a in ann_ids if a not in anns]
+            if lost:
+                self.invalid(self.ann_file, f'missing annotation: ann_id '
+                             f'{lost[0]} not in the annotation file',
+                             ref_id=ref_id)
+                continue
+            image = images.get(ref['image_id'])
+            if image is None:
+                self.invalid(self.ann_file, f'missing image: image_id '
+                             f'{ref["image_id"]} not in the annotation file',
+                             ref_id=ref_id)
+                continue
+            base = dict(
+                img_path=osp.join(img_dir, image['file_name']),
+                img_id=ref['image_id'],
+                ref_id=ref_id,
+                ann_ids=ann_ids,
+                segmentations=[anns[a]['segmentation'] for a in ann_ids],
+                height=image.get('height'),
+                width=image.get('width'),
+                no_target=no_target)
+            for sentence in ref['sentences']:
+                sent_id = sentence.get('sent_id')
+                text = self.read_sentence(
+                    sentence, self.split_file, ref_id=ref_id, sent_id=sent_id)
+                if text is None:
+                    continue
+                samples.append(
+                    dict(
+                        base,
+                        sent_id=sent_id,
+                        text=text,
+                        expr_type=sentence.get('type')))
+        return samples

@@ -1,0 +1,4 @@
+"""Metrics; importing registers them."""
+from .refer_metric import ReferMetric
+
+__all__ = ['ReferMetric']
