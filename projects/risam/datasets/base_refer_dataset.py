@@ -8,7 +8,7 @@ sample's ``data_info`` holds::
     ref_id        int|str    the ref (object description) the sentence is from
     sent_id       int|str    the sentence id (unique in the dataset)
     ann_ids       list[int]  target annotations; [] means "no target"
-    text          str        the sentence (after ``override_text``/``max_words``)
+    text          str        the sentence (after override_text/max_words)
     segmentations list       one COCO segmentation (polygons or RLE) per target
     height, width int|None   image size from the annotation file (None: read
                              it from the loaded image)

@@ -76,7 +76,7 @@ def load_json(filename: str, backend_args: Optional[dict] = None) -> Any:
 
 def load_refs(filename: str,
               backend_args: Optional[dict] = None) -> List[dict]:
-    """Read a refs file: ``refs(<splitBy>).p`` (restricted pickle) or ``.json``.
+    """Read ``refs(<splitBy>).p`` (restricted pickle) or an equivalent ``.json``.
 
     Returns:
         list[dict]: The refs, each a dict with at least ``ref_id``,

@@ -1,0 +1,164 @@
+import json
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from mmseg.registry import METRICS
+
+from projects.risam.evaluation import ReferMetric
+
+H, W = 4, 4
+
+
+def mask(*pixels):
+    m = torch.zeros(1, H, W, dtype=torch.int64)
+    for p in pixels:
+        m[0, p // W, p % W] = 1
+    return m
+
+
+def sample(gt, pred, **meta):
+    return dict(gt_sem_seg=dict(data=gt), pred_sem_seg=dict(data=pred),
+                **meta)
+
+
+def hand_samples():
+    """Seven samples; per-sample (I, U, IoU) in the comments."""
+    return [
+        # I=2 U=6 IoU=1/3
+        sample(mask(0, 1, 2, 3), mask(2, 3, 4, 5), sent_id=1,
+               expr_type='colour', text='a'),
+        # I=4 U=4 IoU=1
+        sample(mask(8, 9, 10, 11), mask(8, 9, 10, 11), sent_id=2,
+               expr_type='colour', text='b'),
+        # both empty: I=0 U=0 IoU=1 (no target, predicted empty)
+        sample(mask(), mask(), sent_id=3, no_target=True, text='c'),
+        # empty prediction: I=0 U=3 IoU=0
+        sample(mask(0, 5, 10), mask(), sent_id=4, text='d'),
+        # empty target: I=0 U=2 IoU=0 (no target, predicted non-empty)
+        sample(mask(), mask(6, 7), sent_id=5, no_target=True, text='e'),
+        # I=6 U=8 IoU=0.75
+        sample(mask(*range(8)), mask(*range(6)), sent_id=6, text='f'),
+        # I=2 U=4 IoU=0.5 exactly (counts for Pr@50)
+        sample(mask(12, 13), mask(12, 13, 14, 15), sent_id=7, text='g'),
+    ]
+
+
+def run(metric, samples):
+    metric.process({}, samples)
+    return metric.evaluate(len(samples))
+
+
+def test_hand_computed_keys():
+    assert METRICS.get('ReferMetric') is ReferMetric
+    out = run(ReferMetric(), hand_samples())
+    assert out == {
+        'oIoU': 51.85,  # 14 / 27
+        'mIoU': 51.19,  # (1/3 + 1 + 1 + 0 + 0 + .75 + .5) / 7
+        'Pr@50': 57.14,  # 4 / 7
+        'Pr@60': 42.86,
+        'Pr@70': 42.86,
+        'Pr@80': 28.57,
+        'Pr@90': 28.57,
+        'oIoU/colour': 60.0,  # (2 + 4) / (6 + 4)
+    }
+
+
+def test_grefcoco_keys():
+    out = run(ReferMetric(grefcoco=True), hand_samples())
+    assert out['gIoU'] == 51.19  # no-target: 1 (empty pred) and 0
+    assert out['cIoU'] == 51.85
+    assert out['N-acc'] == 50.0  # 1 of 2 no-target samples predicted empty
+    assert out['T-acc'] == 80.0  # 4 of 5 targeted samples non-empty
+
+
+def test_gIoU_differs_from_mIoU_when_no_target_has_a_spurious_target():
+    # a no-target sample scores 0 in gIoU when anything is predicted, even
+    # though its IoU against an (ignored) target would be non-zero
+    gt = mask(0, 1)
+    out = run(ReferMetric(grefcoco=True), [
+        sample(gt, mask(0, 1), no_target=True),
+        sample(mask(2), mask(2)),
+    ])
+    assert out['mIoU'] == 100.0 and out['gIoU'] == 50.0
+
+
+def test_single_edge_cases():
+    assert run(ReferMetric(), [sample(mask(), mask())])['mIoU'] == 100.0
+    assert run(ReferMetric(), [sample(mask(), mask())])['oIoU'] == 0.0
+    assert run(ReferMetric(), [sample(mask(1), mask())])['mIoU'] == 0.0
+    assert run(ReferMetric(), [sample(mask(), mask(1))])['Pr@50'] == 0.0
+
+
+def test_ignore_index_is_left_out():
+    gt = mask(0, 1)
+    gt[0, 0, 2] = 255  # predicted but ignored
+    out = run(ReferMetric(), [sample(gt, mask(0, 1, 2))])
+    assert out['oIoU'] == 100.0
+
+
+def test_dump_file(tmp_path):
+    dump = tmp_path / 'sub' / 'per_sample.json'
+    run(ReferMetric(dump_file=str(dump)), hand_samples())
+    rows = json.loads(dump.read_text())
+    assert [r['sample_id'] for r in rows] == list(range(1, 8))
+    assert [r['text'] for r in rows] == list('abcdefg')
+    assert [r['iou'] for r in rows] == [0.333333, 1.0, 1.0, 0.0, 0.0, 0.75,
+                                        0.5]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _random_samples(n=10):
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for i in range(n):
+        gt = (torch.rand(1, 6, 5, generator=g) > 0.6).long()
+        pred = (torch.rand(1, 6, 5, generator=g) > 0.5).long()
+        out.append(sample(gt, pred, sent_id=i, no_target=not gt.any(),
+                          expr_type='ab'[i % 2]))
+    return out
+
+
+def _dist_worker(rank, world, port, out_dir):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world)
+    try:
+        samples = _random_samples()
+        metric = ReferMetric(grefcoco=True)
+        # interleaved like DistributedSampler
+        metric.process({}, samples[rank::world])
+        res = metric.evaluate(len(samples))
+        with open(f'{out_dir}/rank{rank}.json', 'w') as f:
+            json.dump(res, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_per_rank_parts_reduce_to_the_single_process_result():
+    # what mmengine's collect path hands compute_metrics: the ranks' parts
+    samples = _random_samples()
+    parts = []
+    for rank in range(2):
+        m = ReferMetric(grefcoco=True)
+        m.process({}, samples[rank::2])
+        parts.append(m.results)
+    collected = [r for pair in zip(*parts) for r in pair]
+    single = run(ReferMetric(grefcoco=True), samples)
+    assert ReferMetric(grefcoco=True).compute_metrics(collected) == single
+
+
+@pytest.mark.slow  # two gloo processes (~20 s on 2 cores)
+def test_distributed_equals_single_process(tmp_path):
+    single = run(ReferMetric(grefcoco=True), _random_samples())
+    mp.spawn(_dist_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
+    for rank in range(2):
+        got = json.loads((tmp_path / f'rank{rank}.json').read_text())
+        assert got == single
+    assert 0 < single['oIoU'] < 100 and 'oIoU/a' in single
