@@ -111,3 +111,21 @@ def test_separable_stages_reproduce_forward():
                              [_sample(t, 128, 128, gt=False) for t in texts])
     assert logits.shape == (2, 1, 64, 64)
     torch.testing.assert_close(logits, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_test_batch_of_different_sizes_matches_single_images():
+    model = build_tiny().eval()
+    imgs = [torch.randint(0, 256, (3, 128, 96), dtype=torch.uint8),
+            torch.randint(0, 256, (3, 90, 128), dtype=torch.uint8)]
+    shapes = [(128, 96), (90, 128)]
+    with torch.no_grad():
+        both = model.test_step(dict(
+            inputs=imgs,
+            data_samples=[_sample('a', *s, gt=False) for s in shapes]))
+        for i, s in enumerate(shapes):
+            one = model.test_step(dict(
+                inputs=[imgs[i]], data_samples=[_sample('a', *s, gt=False)]))
+            assert one[0].seg_logits.data.shape == (1, *s)
+            torch.testing.assert_close(one[0].seg_logits.data,
+                                       both[i].seg_logits.data,
+                                       atol=1e-4, rtol=1e-4)

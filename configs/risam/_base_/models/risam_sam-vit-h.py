@@ -3,8 +3,8 @@
 # 2 Mutual-Aware Attention blocks, Mutual-Aware Mask Decoder.
 # Checkpoint paths are plain variables: override them in a leaf config or
 # with --cfg-options model.backbone.checkpoint=... .
-custom_imports = dict(imports=['projects.risam'], allow_failed_imports=False)
-default_scope = 'mmseg'
+# custom_imports / default_scope come from ../default_runtime.py (or the
+# leaf config), since mmengine forbids duplicate keys among bases.
 
 sam_arch = 'vit_h'
 sam_checkpoint = 'checkpoints/sam_vit_h_4b8939.pth'
@@ -18,7 +18,7 @@ crop_size = (1024, 1024)
 channels = 256
 
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='RISAMDataPreProcessor',  # SegDataPreProcessor + test padding
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,

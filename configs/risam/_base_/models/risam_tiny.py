@@ -1,14 +1,14 @@
 # Tiny RISAM: randomly initialised small SAM ViT and small CLIP text tower.
 # For tests and the CPU RefShapes demo (128x128 inputs). No checkpoint files.
-custom_imports = dict(imports=['projects.risam'], allow_failed_imports=False)
-default_scope = 'mmseg'
+# custom_imports / default_scope come from ../default_runtime.py (or the
+# leaf config), since mmengine forbids duplicate keys among bases.
 
 crop_size = (128, 128)
 channels = 64
 max_tokens = 17
 
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='RISAMDataPreProcessor',  # SegDataPreProcessor + test padding
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,

@@ -1,0 +1,3 @@
+from .risam_data_preprocessor import RISAMDataPreProcessor
+
+__all__ = ['RISAMDataPreProcessor']
