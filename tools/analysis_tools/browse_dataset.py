@@ -13,19 +13,15 @@ sample.
 import argparse
 import os
 import os.path as osp
-import textwrap
 
 import cv2
-import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS
 
 import projects.risam  # noqa: F401  (registers the datasets)
-
-MASK_BGR = (60, 20, 220)
-MIN_WIDTH = 384
+from projects.risam.visualization import overlay
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,29 +35,6 @@ def parse_args() -> argparse.Namespace:
                         help='samples to write (default 50; <= 0: all)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
-
-
-def overlay(img: np.ndarray, mask: np.ndarray, text: str) -> np.ndarray:
-    """BGR image with the mask tinted and outlined, the text above it."""
-    scale = max(1.0, MIN_WIDTH / img.shape[1])
-    if scale > 1:
-        size = (round(img.shape[1] * scale), round(img.shape[0] * scale))
-        img = cv2.resize(img, size, interpolation=cv2.INTER_NEAREST)
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    out = img.astype(np.float32)
-    on = mask > 0
-    out[on] = 0.45 * out[on] + 0.55 * np.array(MASK_BGR, np.float32)
-    out = out.astype(np.uint8)
-    contours, _ = cv2.findContours(
-        on.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
-    chars = max(10, out.shape[1] // 10)
-    lines = textwrap.wrap(text, chars) or ['(empty sentence)']
-    band = np.zeros((22 * len(lines) + 8, out.shape[1], 3), np.uint8)
-    for i, line in enumerate(lines):
-        cv2.putText(band, line, (5, 22 * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    return np.concatenate([band, out], 0)
 
 
 def main() -> None:
