@@ -29,6 +29,6 @@ fi
   --no-build-isolation --no-deps -w "$work/wheel" .)
 whl=$(ls "$work"/wheel/mmcv-2.1.0-*.whl)
 "$PYTHON" -m pip install -q --no-deps "$whl"
-"$PYTHON" -m pip install -q addict packaging pyyaml yapf opencv-python
+
 if [ -n "${OUT_DIR:-}" ]; then mkdir -p "$OUT_DIR" && cp "$whl" "$OUT_DIR"/; fi
 "$PYTHON" -c "import mmcv, mmcv.ops; print('build_mmcv: mmcv', mmcv.__version__, 'with ops')"

@@ -29,12 +29,12 @@ if [ -n "$TORCH_SPEC" ]; then
   "${PIP[@]}" install $TORCH_SPEC
 fi
 
+FIND_LINKS=()
 if "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
   log "mmcv 2.1.0 with ops already installed"
 elif [ -n "$WHEELHOUSE" ] && ls "$WHEELHOUSE"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
   log "mmcv 2.1.0 from wheelhouse $WHEELHOUSE"
-  "${PIP[@]}" install --no-index --no-deps --find-links "$WHEELHOUSE" mmcv==2.1.0
-  "${PIP[@]}" install addict packaging pyyaml yapf opencv-python
+  FIND_LINKS=(--find-links "$WHEELHOUSE")
 else
   [ -n "$WHEELHOUSE" ] && log "no mmcv-2.1.0 wheel in $WHEELHOUSE"
   log "building mmcv 2.1.0 from source (about 20 minutes on 2 cores)"
@@ -42,5 +42,5 @@ else
 fi
 
 log "installing RISAM (editable) with test extras"
-"${PIP[@]}" install -e ".[tests]"
+"${PIP[@]}" install "${FIND_LINKS[@]}" -e ".[tests]"
 "$PY" -c "import projects.risam, mmcv.ops; print('[setup] ok: projects.risam', projects.risam.__version__)"

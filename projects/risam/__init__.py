@@ -11,6 +11,6 @@ from .version import __version__
 
 register_checkpoint_safe_globals()
 
-from . import datasets, evaluation, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
-__all__ = ['__version__', 'datasets', 'evaluation', 'models']
+__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']

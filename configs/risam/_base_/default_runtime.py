@@ -19,5 +19,6 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=3,
         save_best='oIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    # draws nothing unless tools/test.py --show-dir turns it on
+    visualization=dict(type='ReferVisualizationHook', draw=False))
 randomness = dict(seed=0)

@@ -1,0 +1,3 @@
+from .hooks import ReferVisualizationHook
+
+__all__ = ['ReferVisualizationHook']
