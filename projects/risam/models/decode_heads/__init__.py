@@ -1,3 +1,4 @@
 from .mutual_aware_mask_decoder import MutualAwareMaskDecoder
+from .sam_mask_decoder_head import SAMMaskDecoderHead
 
-__all__ = ['MutualAwareMaskDecoder']
+__all__ = ['MutualAwareMaskDecoder', 'SAMMaskDecoderHead']

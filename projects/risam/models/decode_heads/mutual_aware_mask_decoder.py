@@ -22,10 +22,25 @@ class MutualAwareDecoderLayer(nn.Module):
     residuals; post-norm follows SAM's decoder and keeps stacked layers
     stable). Padding words are excluded as keys in Eq. 8 and Eq. 9; the query
     token is always a valid key, so no attention row is ever empty.
+
+    ``token_to_image_attn=True`` (paper Tab. 5, row #9 "w/ TOI-A") inserts
+    SAM's token-to-image attention between Eq. 8 and Eq. 9, where SAM's
+    two-way block has it (before its image-to-token attention)::
+
+        F_c^ = LN(MHCA(F_c^, F_lav^, F_lav^) + F_c^)
+
+    i.e. the query token and words query the visual features. Off by default
+    (no extra parameters, behaviour unchanged).
     """
 
-    def __init__(self, *, channels: int, num_heads: int) -> None:
+    def __init__(self, *, channels: int, num_heads: int,
+                 token_to_image_attn: bool = False) -> None:
         super().__init__()
+        self.token_to_image_attn = token_to_image_attn
+        if token_to_image_attn:
+            self.toi_attn = nn.MultiheadAttention(
+                channels, num_heads, batch_first=True)
+            self.norm_toi = nn.LayerNorm(channels)
         self.visual_self_attn = nn.MultiheadAttention(
             channels, num_heads, batch_first=True)
         self.text_self_attn = nn.MultiheadAttention(
@@ -43,6 +58,9 @@ class MutualAwareDecoderLayer(nn.Module):
             lav + self.visual_self_attn(lav, lav, lav, need_weights=False)[0])
         fc = self.norm_text(fc + self.text_self_attn(
             fc, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
+        if self.token_to_image_attn:
+            fc = self.norm_toi(fc + self.toi_attn(
+                fc, lav, lav, need_weights=False)[0])
         lav = self.norm_cross(lav + self.cross_attn(
             lav, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
         return lav, fc
@@ -64,6 +82,8 @@ class MutualAwareMaskDecoder(BaseModule):
         num_layers: stacked decoder layers.
         extra_linguistic_guidance: False drops ``F_val`` from ``F_c``, so the
             query token only sees itself and ``F_lav`` (Tab. 5, row #10).
+        token_to_image_attn: add SAM's token-to-image attention to every
+            layer (Tab. 5, row #9); False (default) is the paper's decoder.
         loss_decode: loss config (Eq. 10-12).
     """
 
@@ -73,6 +93,7 @@ class MutualAwareMaskDecoder(BaseModule):
                  num_heads: int = 8,
                  num_layers: int = 2,
                  extra_linguistic_guidance: bool = True,
+                 token_to_image_attn: bool = False,
                  loss_decode: dict = dict(type='RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -80,7 +101,8 @@ class MutualAwareMaskDecoder(BaseModule):
         self.extra_linguistic_guidance = extra_linguistic_guidance
         self.query_token = nn.Parameter(torch.randn(1, 1, c) * 0.02)
         self.layers = nn.ModuleList(
-            MutualAwareDecoderLayer(channels=c, num_heads=num_heads)
+            MutualAwareDecoderLayer(channels=c, num_heads=num_heads,
+                                    token_to_image_attn=token_to_image_attn)
             for _ in range(num_layers))
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(c, c // 4, 2, stride=2),

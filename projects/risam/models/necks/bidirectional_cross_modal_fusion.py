@@ -1,0 +1,102 @@
+"""BRINet-style serial bidirectional fusion (paper Tab. 3, row #7 "BCM")."""
+import math
+from typing import Optional, Sequence, Tuple
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+from .spatial_dynamic_fusion import words_softmax
+
+
+class BidirectionalCrossModalBlock(nn.Module):
+    """One serial BCM step: vision -> language first, then language -> vision.
+
+    ::
+
+        Z_v = F_v W_v,  Z_l = F_l W_l
+        A_l = softmax_pixels(Z_l Z_v^T / sqrt(C))         B x L x L_v
+        F_val = LN(A_l Z_v + Z_l)                         (step 1)
+        A_v = softmax_words(Z_v (F_val W_k)^T / sqrt(C))  B x L_v x L
+        F_lav = LN(A_v F_val + Z_v)                       (step 2, uses step 1)
+
+    Unlike the MA block (one shared ``A`` used in two *parallel* branches,
+    Eq. 3-5) the two attentions are separate and step 2 consumes the output
+    of step 1 (serial).
+    """
+
+    def __init__(self, *, visual_channels: int, text_channels: int,
+                 channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.visual_proj = nn.Linear(visual_channels, channels, bias=False)
+        self.text_proj = nn.Linear(text_channels, channels, bias=False)
+        self.key_proj = nn.Linear(channels, channels, bias=False)
+        self.visual_norm = nn.LayerNorm(channels)
+        self.text_norm = nn.LayerNorm(channels)
+
+    def forward(self, visual: Tensor, text: Tensor,
+                mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """``B x L_v x C_v``, ``B x L x C'``, ``B x L`` -> ``B x L_v x C``,
+        ``B x L x C``."""
+        scale = math.sqrt(self.channels)
+        z_v = self.visual_proj(visual)
+        z_l = self.text_proj(text)
+        attn_l = (z_l @ z_v.transpose(1, 2) / scale).softmax(dim=-1)
+        val = self.text_norm(attn_l @ z_v + z_l)
+        attn_v = words_softmax(z_v @ self.key_proj(val).transpose(1, 2) / scale,
+                               mask)
+        lav = self.visual_norm(attn_v @ val + z_v)
+        return lav, val
+
+
+@MODELS.register_module()
+class BidirectionalCrossModalFusion(BaseModule):
+    """Serial bidirectional cross-modal module (Tab. 3, row #7, BRINet).
+
+    §3.3/§4.5.1: BRINet "adopts a serial bidirectional design to utilize both
+    visual and linguistic guidance". Each block is a
+    :class:`BidirectionalCrossModalBlock`; the vision-aware words of the last
+    block are returned as ``F_val`` so that the (unchanged) Mutual-Aware Mask
+    Decoder gets the same inputs as with MA; only the fusion differs.
+
+    Args:
+        in_channels: ``C_v`` of the visual map.
+        text_channels: ``C'`` of the word features.
+        channels: ``C`` of the outputs.
+        num_blocks: stacked blocks (2, like the MA stack).
+        in_index: which backbone output to fuse when given a tuple.
+    """
+
+    def __init__(self,
+                 *,
+                 in_channels: int,
+                 text_channels: int,
+                 channels: int = 256,
+                 num_blocks: int = 2,
+                 in_index: int = -1,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_index = in_index
+        self.channels = channels
+        self.blocks = nn.ModuleList(
+            BidirectionalCrossModalBlock(
+                visual_channels=in_channels if i == 0 else channels,
+                text_channels=text_channels if i == 0 else channels,
+                channels=channels) for i in range(num_blocks))
+
+    def forward(self, visual: Tensor | Sequence[Tensor], text: Tensor,
+                mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """``visual`` ``B x C_v x H x W`` (or tuple), ``text`` ``B x L x C'``,
+        ``mask`` ``B x L`` bool -> ``F_lav`` ``B x C x H x W``, ``F_val``
+        ``B x L x C``."""
+        if not isinstance(visual, Tensor):
+            visual = visual[self.in_index]
+        b, _, h, w = visual.shape
+        lav, val = visual.flatten(2).transpose(1, 2), text
+        for block in self.blocks:
+            lav, val = block(lav, val, mask)
+        return lav.transpose(1, 2).reshape(b, self.channels, h, w), val
+
+
+__all__ = ['BidirectionalCrossModalFusion', 'BidirectionalCrossModalBlock']

@@ -1,0 +1,104 @@
+"""VLT-style Spatial Dynamic Fusion (paper Tab. 3, row #6 "SDF")."""
+import math
+from typing import Optional, Sequence, Tuple
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmseg.registry import MODELS
+
+
+def words_softmax(scores: Tensor, mask: Tensor) -> Tensor:
+    """Softmax over the real words of ``B x L_v x L`` scores.
+
+    Padding words (``mask`` ``B x L`` False) get weight 0; an all-padding
+    sentence gives an all-zero row (never NaN).
+    """
+    allowed = mask.bool()[:, None, :].expand_as(scores)
+    logits = scores.masked_fill(~allowed, float('-inf'))
+    attn = logits.softmax(dim=-1).nan_to_num(0.0)
+    return attn * allowed.to(scores.dtype)
+
+
+class SpatialDynamicBlock(nn.Module):
+    """One SDF step: every pixel builds its own sentence vector.
+
+    ::
+
+        Z_v = F_v W_v,  Z_l = F_l W_l
+        A   = softmax_words(Z_v Z_l^T / sqrt(C))      B x L_v x L
+        F_lav = LN(A Z_l + Z_v)                       (vision-guided only)
+        F_val = LN(Z_l)                               (words see no pixel)
+    """
+
+    def __init__(self, *, visual_channels: int, text_channels: int,
+                 channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.visual_proj = nn.Linear(visual_channels, channels, bias=False)
+        self.text_proj = nn.Linear(text_channels, channels, bias=False)
+        self.visual_norm = nn.LayerNorm(channels)
+        self.text_norm = nn.LayerNorm(channels)
+
+    def forward(self, visual: Tensor, text: Tensor,
+                mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """``B x L_v x C_v``, ``B x L x C'``, ``B x L`` -> ``B x L_v x C``,
+        ``B x L x C``."""
+        z_v = self.visual_proj(visual)
+        z_l = self.text_proj(text)
+        attn = words_softmax(z_v @ z_l.transpose(1, 2) /
+                             math.sqrt(self.channels), mask)
+        return self.visual_norm(attn @ z_l + z_v), self.text_norm(z_l)
+
+
+@MODELS.register_module()
+class SpatialDynamicFusion(BaseModule):
+    """Vision-Guided Attention only (paper Tab. 3, row #6, VLT's SDF).
+
+    §4.5.1: VLT's Spatial Dynamic Fusion "produce[s] different linguistic
+    feature vectors" per pixel, "which is equivalent to using only
+    Visual-Guided Attention". So each block is the MA block's vision-guided
+    branch (Eq. 3, 5 first line) without the Eq. 4 relevance mask, and the
+    words are only projected, never updated by the image: ``F_val`` does not
+    depend on the visual input at all.
+
+    Args:
+        in_channels: ``C_v`` of the visual map.
+        text_channels: ``C'`` of the word features.
+        channels: ``C`` of the outputs.
+        num_blocks: stacked blocks (2, like the MA stack).
+        in_index: which backbone output to fuse when given a tuple.
+    """
+
+    def __init__(self,
+                 *,
+                 in_channels: int,
+                 text_channels: int,
+                 channels: int = 256,
+                 num_blocks: int = 2,
+                 in_index: int = -1,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_index = in_index
+        self.channels = channels
+        self.blocks = nn.ModuleList(
+            SpatialDynamicBlock(
+                visual_channels=in_channels if i == 0 else channels,
+                text_channels=text_channels if i == 0 else channels,
+                channels=channels) for i in range(num_blocks))
+
+    def forward(self, visual: Tensor | Sequence[Tensor], text: Tensor,
+                mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """``visual`` ``B x C_v x H x W`` (or tuple), ``text`` ``B x L x C'``,
+        ``mask`` ``B x L`` bool -> ``F_lav`` ``B x C x H x W``, ``F_val``
+        ``B x L x C``."""
+        if not isinstance(visual, Tensor):
+            visual = visual[self.in_index]
+        b, _, h, w = visual.shape
+        lav, val = visual.flatten(2).transpose(1, 2), text
+        for block in self.blocks:
+            lav, val = block(lav, val, mask)
+        return lav.transpose(1, 2).reshape(b, self.channels, h, w), val
+
+
+__all__ = ['SpatialDynamicFusion', 'SpatialDynamicBlock', 'words_softmax']
