@@ -1,6 +1,7 @@
 """Referring-segmentation datasets and transforms; importing registers them."""
 from .base_refer_dataset import BaseReferDataset
 from .grefer_dataset import GReferDataset
+from .image_grouped_sampler import ImageGroupedSampler, group_indices_by_image
 from .phrasecut_dataset import PhraseCutDataset
 from .refer_dataset import ReferDataset
 from .refer_io import ReferFormatError, RestrictedUnpickler, load_refs
@@ -9,5 +10,5 @@ from .transforms import LoadReferAnnotations
 __all__ = [
     'BaseReferDataset', 'ReferDataset', 'GReferDataset', 'PhraseCutDataset',
     'LoadReferAnnotations', 'ReferFormatError', 'RestrictedUnpickler',
-    'load_refs'
+    'load_refs', 'ImageGroupedSampler', 'group_indices_by_image'
 ]

@@ -1,4 +1,5 @@
 """Frozen SAM ViT image encoder + Feature Enhancement (paper §3.1-3.2)."""
+import hashlib
 from functools import partial
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -92,6 +93,19 @@ class SAMBackbone(BaseModule):
             frozen *random* SAM encoder is otherwise position-blind (its
             relative-position tables are zero too). Never touches real
             checkpoints.
+        attn_impl: ``'sam'`` runs segment_anything's own attention;
+            ``'sdpa'`` swaps every block's ``attn`` for
+            :class:`SAMSDPAttention` (fused SDPA kernel, same parameters and
+            state-dict keys, equal within 1e-4 in fp32; faster and far
+            less memory, see ``tools/analysis_tools/benchmark.py``).
+        encoder_dtype: ``'fp32'`` or ``'bf16'``. bf16 runs the frozen
+            encoder under CUDA autocast when the input is on a GPU (outputs
+            are returned in fp32); on CPU the encoder always runs in fp32.
+
+    Stages: :meth:`encode` is the frozen part (shareable between the
+    sentences of one image and cacheable on disk, see
+    :meth:`fingerprint`), :meth:`enhance` the trainable FE;
+    ``forward = enhance(encode(x))``.
     """
 
     def __init__(self,
@@ -102,10 +116,22 @@ class SAMBackbone(BaseModule):
                  feature_enhancement: Optional[dict] = dict(out_channels=256),
                  frozen: bool = True,
                  init_pos_embed: Optional[str] = None,
+                 attn_impl: str = 'sam',
+                 encoder_dtype: str = 'fp32',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if attn_impl not in ('sam', 'sdpa'):
+            raise ValueError(f"attn_impl must be 'sam' or 'sdpa', got "
+                             f'{attn_impl!r}')
+        if encoder_dtype not in ('fp32', 'bf16'):
+            raise ValueError(f"encoder_dtype must be 'fp32' or 'bf16', got "
+                             f'{encoder_dtype!r}')
         cfg = dict(_DEFAULTS)
         cfg.update(SAM_ARCHS[arch] if isinstance(arch, str) else arch)
+        self.arch_cfg = dict(cfg, global_attn_indexes=list(
+            cfg['global_attn_indexes']))
+        self.attn_impl = attn_impl
+        self.encoder_dtype = encoder_dtype
         self.embed_dim = cfg['embed_dim']
         self.encoder = ImageEncoderViT(
             img_size=cfg['img_size'], patch_size=cfg['patch_size'],
@@ -130,6 +156,9 @@ class SAMBackbone(BaseModule):
         # SAM's neck and blocks after the last tap are never used.
         self.encoder.neck = nn.Identity()
         del self.encoder.blocks[max(self.out_indices) + 1:]
+        if attn_impl == 'sdpa':
+            from .sam_sdpa_attention import swap_sam_attention
+            swap_sam_attention(self.encoder)
         self.frozen = frozen
         if frozen:
             self.encoder.requires_grad_(False)
@@ -165,11 +194,29 @@ class SAMBackbone(BaseModule):
                            mode='bicubic', align_corners=False)
         return pe.permute(0, 2, 3, 1)
 
+    def fingerprint(self) -> dict:
+        """What the frozen :meth:`encode` depends on: the encoder config,
+        the tapped blocks and the sha256 of the encoder's state dict (so a
+        checkpoint file and a random init are both covered). Used by the
+        feature cache to refuse a model that differs."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.encoder.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(str(tuple(tensor.shape)).encode())
+            digest.update(tensor.detach().float().cpu().contiguous()
+                          .numpy().tobytes())
+        return dict(arch=dict(self.arch_cfg),
+                    out_indices=list(self.out_indices),
+                    encoder_sha256=digest.hexdigest())
+
     def encode(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Raw block outputs, ``B x 3 x S x S`` -> tuple of
-        ``B x C_e x S/p x S/p`` (one per selected global block)."""
+        ``B x C_e x S/p x S/p`` (one per selected global block), fp32."""
+        use_bf16 = self.encoder_dtype == 'bf16' and x.is_cuda
         with torch.set_grad_enabled(torch.is_grad_enabled()
-                                    and not self.frozen):
+                                    and not self.frozen), torch.autocast(
+                                        'cuda', dtype=torch.bfloat16,
+                                        enabled=use_bf16):
             x = self.encoder.patch_embed(x)
             if self.encoder.pos_embed is not None:
                 x = x + self._pos_embed(x.shape[1], x.shape[2])
@@ -177,16 +224,19 @@ class SAMBackbone(BaseModule):
             for i, block in enumerate(self.encoder.blocks):
                 x = block(x)
                 if i in self.out_indices:
-                    outs.append(x.permute(0, 3, 1, 2).contiguous())
+                    outs.append(x.permute(0, 3, 1, 2).float().contiguous())
         return tuple(outs)
+
+    def enhance(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        """Trainable part: raw taps -> ``(F_v,)`` (identity without FE)."""
+        if self.feature_enhancement is None:
+            return tuple(feats)
+        return (self.feature_enhancement(feats), )
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """``B x 3 x S x S`` -> ``(F_v,)`` with ``F_v: B x C x S/p x S/p``,
         or the raw taps when ``feature_enhancement`` is None."""
-        feats = self.encode(x)
-        if self.feature_enhancement is None:
-            return feats
-        return (self.feature_enhancement(feats), )
+        return self.enhance(self.encode(x))
 
 
 __all__ = ['SAMBackbone', 'SAM_ARCHS', 'sincos_pos_embed_2d']

@@ -10,6 +10,8 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType, SampleList
 
+from ..backbones.sam_feature_cache import image_key
+
 TextFeats = Tuple[Tensor, Tensor, Tensor]
 
 
@@ -30,6 +32,23 @@ class RISAM(BaseSegmentor):
     backbone features. Sentences come from each data sample's metainfo
     ``text``.
 
+    Shared image encoding (``share_image_encoding=True``): the frozen
+    encoder never sees the text, so within a batch the samples of one image
+    (same ``img_id`` (else ``img_path``), same input shape and equal input
+    tensors) go through ``backbone.encode`` once; the raw taps are
+    index-expanded to the sentences and the trainable
+    ``backbone.enhance`` (FE, with BatchNorm) then runs per sentence as
+    before, so outputs, losses and gradients are those of the
+    per-sentence path. Put the sentences of one image next to each other
+    with :class:`ImageGroupedSampler`. Backbones without ``encode`` /
+    ``enhance`` (mix-ins) run per sample.
+
+    Feature cache (``feature_cache=DIR``): samples whose image is in the
+    cache (``tools/analysis_tools/cache_features.py``) skip the encoder and
+    read its raw taps from disk; others are encoded live. The cache is
+    checked against ``backbone.fingerprint()`` on first use and refuses a
+    different encoder.
+
     Args:
         backbone: visual backbone config (``SAMBackbone``).
         text_encoder: ``CLIPTokenEncoder`` config.
@@ -37,6 +56,8 @@ class RISAM(BaseSegmentor):
         decode_head: ``MutualAwareMaskDecoder`` config.
         threshold: probability threshold of the binary prediction (§4.2).
         data_preprocessor: usually mmseg's ``SegDataPreProcessor``.
+        share_image_encoding: encode each distinct image of a batch once.
+        feature_cache: directory of a frozen-feature cache, or None.
     """
 
     def __init__(self,
@@ -46,6 +67,8 @@ class RISAM(BaseSegmentor):
                  neck: dict,
                  decode_head: dict,
                  threshold: float = 0.35,
+                 share_image_encoding: bool = True,
+                 feature_cache: Optional[str] = None,
                  data_preprocessor: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
@@ -60,11 +83,79 @@ class RISAM(BaseSegmentor):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         self.align_corners = False
+        self.share_image_encoding = share_image_encoding
+        self.feature_cache = None
+        if feature_cache is not None:
+            from ..backbones.sam_feature_cache import SAMFeatureCache
+            self.feature_cache = SAMFeatureCache(feature_cache)
+        #: backbone.encode passes of the last extract_visual (for tests)
+        self.last_num_encoded = 0
 
     # -- the three separable stages -------------------------------------
-    def extract_visual(self, inputs: Tensor) -> Tuple[Tensor, ...]:
-        """``B x 3 x S x S`` -> backbone outputs (tuple of maps)."""
-        return tuple(self.backbone(inputs))
+    def extract_visual(self,
+                       inputs: Tensor,
+                       metas: Optional[Sequence[dict]] = None
+                       ) -> Tuple[Tensor, ...]:
+        """``B x 3 x S x S`` -> backbone outputs (tuple of maps).
+
+        ``metas`` (one metainfo dict per sample) enable shared encoding and
+        the feature cache; without them every sample is encoded.
+        """
+        bb = self.backbone
+        if not (hasattr(bb, 'encode') and hasattr(bb, 'enhance')):
+            self.last_num_encoded = len(inputs)
+            return tuple(bb(inputs))
+        keys = [image_key(m) for m in metas] if metas is not None else None
+        if keys is None or None in keys:
+            self.last_num_encoded = len(inputs)
+            return bb.enhance(bb.encode(inputs))
+        live = list(range(len(inputs)))
+        raw: List[Optional[Tensor]] = []
+        if self.feature_cache is not None:
+            cache = self.feature_cache
+            if not cache._verified:
+                cache.verify(bb.fingerprint(), inputs.shape[-2:])
+            hit = [i for i, k in enumerate(keys) if k in cache]
+            live = [i for i in live if keys[i] not in cache]
+            if hit:
+                taps = cache.lookup([keys[i] for i in hit], inputs.device)
+                raw = [inputs.new_empty((len(inputs), ) + t.shape[1:])
+                       for t in taps]
+                for r, t in zip(raw, taps):
+                    r[hit] = t
+        self.last_num_encoded = 0
+        if live:
+            taps = self._encode_shared(inputs[live], [keys[i] for i in live])
+            if not raw:
+                raw = list(taps)
+            else:
+                for r, t in zip(raw, taps):
+                    r[live] = t
+        return bb.enhance(tuple(raw))
+
+    def _encode_shared(self, inputs: Tensor,
+                       keys: List[str]) -> Tuple[Tensor, ...]:
+        """``backbone.encode`` once per distinct image, expanded back to
+        ``B x C_e x h x w`` taps."""
+        if not self.share_image_encoding:
+            self.last_num_encoded += len(inputs)
+            return self.backbone.encode(inputs)
+        unique: List[int] = []  # positions in `inputs` that get encoded
+        inverse: List[int] = []  # sample -> row of the encoded batch
+        for i, key in enumerate(keys):
+            row = next((r for r, j in enumerate(unique)
+                        if keys[j] == key and torch.equal(inputs[j],
+                                                          inputs[i])), None)
+            if row is None:
+                row = len(unique)
+                unique.append(i)
+            inverse.append(row)
+        self.last_num_encoded += len(unique)
+        taps = self.backbone.encode(inputs[unique])
+        if len(unique) == len(inputs):
+            return taps
+        index = torch.tensor(inverse, device=inputs.device)
+        return tuple(t.index_select(0, index) for t in taps)
 
     def extract_text(self, texts: Sequence[str]) -> TextFeats:
         """Sentences -> ``(tokens B x L x C', mask B x L, pooled B x D)``."""
@@ -81,6 +172,10 @@ class RISAM(BaseSegmentor):
     def _texts(data_samples: SampleList) -> List[str]:
         return [str(ds.metainfo.get('text', '')) for ds in data_samples]
 
+    @staticmethod
+    def _metas(data_samples: Optional[SampleList]) -> Optional[List[dict]]:
+        return [ds.metainfo for ds in data_samples] if data_samples else None
+
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Visual features only (mmseg API)."""
         return self.extract_visual(inputs)
@@ -89,7 +184,7 @@ class RISAM(BaseSegmentor):
                       batch_img_metas: List[dict]) -> Tensor:
         """Logits at the padded input size, ``B x 1 x S x S``."""
         texts = [str(m.get('text', '')) for m in batch_img_metas]
-        logits = self.decode(self.extract_visual(inputs),
+        logits = self.decode(self.extract_visual(inputs, batch_img_metas),
                              self.extract_text(texts))
         return F.interpolate(logits, size=inputs.shape[-2:],
                              mode='bilinear', align_corners=False)
@@ -100,8 +195,9 @@ class RISAM(BaseSegmentor):
         """Raw ``B x 1 x S/4 x S/4`` logits (tensor mode)."""
         texts = self._texts(data_samples) if data_samples else [''] * len(
             inputs)
-        return self.decode(self.extract_visual(inputs),
-                           self.extract_text(texts))
+        return self.decode(
+            self.extract_visual(inputs, self._metas(data_samples)),
+            self.extract_text(texts))
 
     def loss(self, inputs: Tensor,
              data_samples: SampleList) -> Dict[str, Tensor]:

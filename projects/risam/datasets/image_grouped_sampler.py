@@ -1,0 +1,116 @@
+"""Sampler that keeps the sentences of one image next to each other."""
+import math
+from collections import OrderedDict
+from typing import Dict, Iterator, List, Optional, Sized
+
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.dist import get_dist_info, sync_random_seed
+from torch.utils.data import Sampler
+
+from mmseg.registry import DATA_SAMPLERS
+
+__all__ = ['ImageGroupedSampler', 'group_indices_by_image']
+
+
+def group_indices_by_image(dataset: Sized) -> List[List[int]]:
+    """Dataset indices grouped by image (``img_id``, else ``img_path``), in
+    order of first appearance; each group keeps the dataset order."""
+    groups: 'OrderedDict[str, List[int]]' = OrderedDict()
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i) if isinstance(
+            dataset, BaseDataset) else dataset[i]
+        key = info.get('img_id')
+        key = str(key) if key is not None else str(info.get('img_path', i))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+@DATA_SAMPLERS.register_module()
+class ImageGroupedSampler(Sampler):
+    """Yield the samples of one image consecutively.
+
+    With ``RISAM(share_image_encoding=True)`` every run of samples of one
+    image inside a batch costs one image-encoder pass.
+
+    * Test (``shuffle=False``, default): every image's sentences in dataset
+      order, images in order of first appearance; each sample exactly once.
+    * Train (``shuffle=True``): each epoch the sentences of every image are
+      shuffled and cut into groups of at most ``sentences_per_group`` (k);
+      the groups are shuffled. Use a batch size that is a multiple of k.
+      Every sample is still seen once per epoch (same epoch length as
+      ``DefaultSampler``); a group may straddle two batches.
+
+    Distributed: whole images are dealt to ranks as contiguous runs of the
+    grouped order; ranks get equal counts, and a rank that is one short
+    repeats its last sample *at its end*, exactly where mmengine's
+    ``collect_results`` (rank-interleaved, then truncated to the dataset
+    size) drops it, so each sample is evaluated once.
+
+    Args:
+        dataset: the dataset (``get_data_info`` gives ``img_id`` /
+            ``img_path``).
+        shuffle: training order (see above).
+        sentences_per_group: k of training groups; None = whole images.
+        seed: shuffling seed (synchronised across ranks when None).
+    """
+
+    def __init__(self,
+                 dataset: Sized,
+                 *,
+                 shuffle: bool = False,
+                 sentences_per_group: Optional[int] = None,
+                 seed: Optional[int] = None) -> None:
+        if sentences_per_group is not None and sentences_per_group < 1:
+            raise ValueError('sentences_per_group must be >= 1')
+        rank, world_size = get_dist_info()
+        self.rank, self.world_size = rank, world_size
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.k = sentences_per_group
+        self.seed = sync_random_seed() if seed is None else seed
+        self.epoch = 0
+        self.groups = group_indices_by_image(dataset)
+        self.num_samples = math.ceil(len(dataset) / world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle for this epoch (called by mmengine's loops)."""
+        self.epoch = epoch
+
+    def _order(self) -> List[int]:
+        if not self.shuffle:
+            return [i for g in self.groups for i in g]
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        chunks: List[List[int]] = []
+        for g in self.groups:
+            g = [g[j] for j in torch.randperm(len(g), generator=gen)]
+            k = self.k or len(g)
+            chunks.extend(g[s:s + k] for s in range(0, len(g), k))
+        perm = torch.randperm(len(chunks), generator=gen).tolist()
+        return [i for c in perm for i in chunks[c]]
+
+    def _rank_slice(self, order: List[int]) -> List[int]:
+        n, world = self.num_samples, self.world_size
+        short = n * world - len(order)  # ranks world-short.. get n-1 real
+        sizes = [n if r < world - short else n - 1 for r in range(world)]
+        start = sum(sizes[:self.rank])
+        mine = order[start:start + sizes[self.rank]]
+        if len(mine) < n:
+            mine = mine + mine[-1:] * (n - len(mine)) if mine else \
+                order[:1] * n
+        return mine
+
+    def __iter__(self) -> Iterator[int]:
+        order = self._order()
+        if self.world_size > 1:
+            order = self._rank_slice(order)
+        return iter(order)
+
+    def __len__(self) -> int:
+        return self.num_samples if self.world_size > 1 else len(self.dataset)
+
+    def group_sizes(self) -> Dict[str, float]:
+        """Sentences per image: ``{'images', 'samples', 'mean'}``."""
+        n = len(self.groups)
+        return dict(images=n, samples=len(self.dataset),
+                    mean=len(self.dataset) / max(n, 1))
