@@ -1,0 +1,116 @@
+"""Load a RISAM checkpoint and segment one image for several sentences.
+
+The image is preprocessed and encoded once; only the text side and the fusion
+and decoder run per sentence (``RISAM.extract_visual`` is shared).
+"""
+import copy
+import os.path as osp
+from pathlib import Path
+from typing import List, Sequence, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+# Steps of a test pipeline that need a dataset annotation, not just an image.
+_ANNOTATION_STEPS = {'LoadReferAnnotations', 'LoadAnnotations'}
+
+
+def _state_dict(checkpoint: str) -> dict:
+    """The model weights of an mmengine checkpoint (or a bare state dict)."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    ckpt = torch.load(checkpoint, map_location='cpu')  # weights_only
+    return ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+
+
+def load_strict(model: torch.nn.Module, checkpoint: str) -> None:
+    """Load ``checkpoint`` into ``model``, or fail naming what differs.
+
+    mmengine's ``load_checkpoint`` only warns about missing or unexpected
+    keys; a checkpoint of another config would then predict from random
+    weights. Here any missing/unexpected key or shape difference is an error.
+    """
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in _state_dict(checkpoint).items()}
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state)
+                    if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or shapes:
+        parts = []
+        for name, keys in (('missing', missing), ('unexpected', unexpected),
+                           ('shape mismatch', shapes)):
+            if keys:
+                parts.append(f'{len(keys)} {name} (e.g. {keys[0]})')
+        raise RuntimeError(f'checkpoint {checkpoint} does not match the '
+                           f'config: {"; ".join(parts)}')
+    model.load_state_dict(state, strict=True)
+
+
+def init_refer_model(config: Union[str, Path, Config],
+                     checkpoint: str = None,
+                     device: str = 'cpu') -> torch.nn.Module:
+    """Build the config's model in eval mode, with the checkpoint loaded.
+
+    The config's test pipeline (without annotation loading) is kept as
+    ``model.cfg`` for :func:`inference_refer`.
+    """
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_strict(model, checkpoint)
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _test_pipeline(cfg: Config) -> Compose:
+    steps = [copy.deepcopy(s) for s in cfg.test_dataloader.dataset.pipeline
+             if s['type'] not in _ANNOTATION_STEPS]
+    return Compose(steps)
+
+
+@torch.no_grad()
+def inference_refer(model: torch.nn.Module, img: Union[str, np.ndarray],
+                    texts: Sequence[str]) -> List[SegDataSample]:
+    """Segment ``img`` once for every sentence in ``texts``.
+
+    Args:
+        model: a RISAM model from :func:`init_refer_model`.
+        img: image path, or a BGR ``H x W x 3`` uint8 array.
+        texts: the sentences (non-empty).
+
+    Returns:
+        One :class:`SegDataSample` per sentence, with ``pred_sem_seg``
+        (binary) and ``seg_logits`` at the image's original size.
+    """
+    if not texts:
+        raise ValueError('inference_refer needs at least one sentence')
+    pipeline = _test_pipeline(model.cfg)
+    if isinstance(img, np.ndarray):
+        results = dict(img=img, img_path=None,
+                       ori_shape=img.shape[:2], img_shape=img.shape[:2])
+        pipeline = Compose([t for t in pipeline.transforms
+                            if type(t).__name__ != 'LoadImageFromFile'])
+    else:
+        results = dict(img_path=str(img))
+    packed = pipeline(dict(results, text=texts[0]))
+    data = model.data_preprocessor(
+        dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]),
+        training=False)
+    template = data['data_samples'][0]
+    samples = []
+    for text in texts:
+        sample = SegDataSample(metainfo=dict(template.metainfo, text=text))
+        samples.append(sample)
+    visual = model.extract_visual(data['inputs'])  # once for all sentences
+    visual = tuple(v.expand(len(texts), *v.shape[1:]) for v in visual)
+    logits = model.decode(visual, model.extract_text(list(texts)))
+    return model.postprocess_result(logits, samples)

@@ -1,0 +1,64 @@
+"""A grid of predictions on test samples, each with its sentence.
+
+    python tools/analysis_tools/prediction_grid.py CONFIG CHECKPOINT \\
+        --out predictions.png [--split val] [--num 16] [--cols 4]
+
+Samples are spread evenly over the split (deterministic). Each tile shows the
+prediction tinted, the target outlined in green and the sentence on top.
+"""
+import argparse
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+
+import projects.risam  # noqa: F401  (registers RISAM)
+from mmseg.registry import DATASETS
+from projects.risam.apis import init_refer_model
+from projects.risam.visualization import grid, overlay
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True, help='PNG file to write')
+    parser.add_argument('--split', help='dataset split (default: config)')
+    parser.add_argument('--num', type=int, default=16)
+    parser.add_argument('--cols', type=int, default=4)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = init_refer_model(cfg, args.checkpoint)
+    ds_cfg = cfg.test_dataloader.dataset
+    if args.split:
+        ds_cfg.split = args.split
+    dataset = DATASETS.build(ds_cfg)
+    picks = np.linspace(0, len(dataset) - 1, min(args.num, len(dataset)))
+    samples = [dataset[int(i)] for i in picks.round().astype(int)]
+    tiles = []
+    with torch.no_grad():
+        for start in range(0, len(samples), 8):
+            batch = pseudo_collate(samples[start:start + 8])
+            for out in model.test_step(batch):
+                img = cv2.imread(out.img_path, cv2.IMREAD_COLOR)
+                pred = out.pred_sem_seg.data[0].numpy().astype(np.uint8)
+                gt = out.gt_sem_seg.data[0].numpy() == 1
+                tiles.append(overlay(img, pred, out.text, gt=gt))
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    cv2.imwrite(args.out, grid(tiles, args.cols))
+    print(f'{len(tiles)} predictions written to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
