@@ -1,0 +1,257 @@
+"""Speed ratios of RISAM's optimised paths against the baselines.
+
+    python tools/analysis_tools/benchmark.py [--json OUT] [--quick]
+        [--size 1024] [--model-size 512] [--reps 1]
+
+Every ratio compares two paths in the same process on the same inputs and
+weights (random init; no files are read), so machine load affects both:
+
+* ``shared_encoding_speedup``: RISAM predict of one image with k = 7
+  sentences, per-sentence (``share_image_encoding=False``, 7 encoder passes)
+  time / shared (1 pass) time; ``shared_identical_predictions`` says
+  whether the 7 binary masks are equal.
+* ``encoder_time_ratio``, ``encoder_memory_ratio``,
+  ``encoder_max_abs_diff``: segment_anything's ``ImageEncoderViT`` (vit_b,
+  ``--size`` input, non-zero rel-pos tables) vs the same module with every
+  ``attn`` swapped for :class:`SAMSDPAttention` (ours / theirs). Memory is
+  the peak resident set during one forward minus the resident set just
+  before it, each path measured in a fresh subprocess
+  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), so one path's freed
+  pages cannot hide the other's peak.
+* ``cache_train_speedup``: one RISAM training iteration (forward, backward,
+  Adam step; batch of 2 images) with the live vit_b encoder / the same
+  iteration reading the encoder outputs from a feature cache.
+
+The RISAM models use the vit_b encoder at ``--model-size`` with the tiny
+config's text encoder, fusion and decoder. ``--quick`` shrinks everything
+(for tests: checks keys and sanity, not speed).
+"""
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from typing import Callable, Dict
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from segment_anything.modeling import ImageEncoderViT
+from torch import nn
+
+import projects.risam  # noqa: F401
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from projects.risam.models.backbones.sam_backbone import SAM_ARCHS
+from projects.risam.models.backbones.sam_feature_cache import \
+    SAMFeatureCacheWriter
+from projects.risam.models.backbones.sam_sdpa_attention import \
+    swap_sam_attention
+
+TINY = 'configs/risam/_base_/models/risam_tiny.py'
+QUICK_ARCH = dict(embed_dim=64, depth=4, num_heads=2,
+                  global_attn_indexes=(0, 1, 2, 3))
+SENTENCES = ['the red square', 'the big circle on the left', 'blue one',
+             'the small green triangle', 'top right', 'the shape in the middle',
+             'bottom']
+
+
+def _timed(fn: Callable, reps: int) -> float:
+    best = float('inf')
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def sam_encoder(arch: dict, size: int, seed: int = 0) -> ImageEncoderViT:
+    """segment_anything's encoder, random weights and rel-pos tables."""
+    torch.manual_seed(seed)
+    enc = ImageEncoderViT(
+        img_size=size, patch_size=16, embed_dim=arch['embed_dim'],
+        depth=arch['depth'], num_heads=arch['num_heads'], mlp_ratio=4.0,
+        out_chans=256, qkv_bias=True,
+        norm_layer=partial(nn.LayerNorm, eps=1e-6), use_rel_pos=True,
+        window_size=14, global_attn_indexes=arch['global_attn_indexes'])
+    with torch.no_grad():
+        for name, p in enc.named_parameters():
+            if 'rel_pos' in name or 'pos_embed' in name:
+                p.normal_(0, 0.1)
+    return enc.eval()
+
+
+def memory_worker(impl: str, arch: dict, size: int) -> None:
+    """Subprocess body: print the forward's peak RSS growth in MB."""
+    enc = sam_encoder(arch, size)
+    if impl == 'sdpa':
+        swap_sam_attention(enc)
+    x = torch.randn(1, 3, size, size)
+    with open('/proc/self/statm') as f:
+        before = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    with torch.no_grad():
+        enc(x)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(dict(peak_mb=(peak - before) / 2**20)))
+
+
+def _memory(impl: str, arch: dict, size: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, '--_memory-worker', impl, '--size',
+         str(size)] + (['--quick'] if arch is QUICK_ARCH else []),
+        capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])['peak_mb']
+
+
+def bench_encoder(arch: dict, size: int, reps: int) -> Dict[str, float]:
+    ref = sam_encoder(arch, size)
+    ours = copy.deepcopy(ref)
+    swap_sam_attention(ours)
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        want, got = ref(x), ours(x)
+        t_ref = _timed(lambda: ref(x), reps)
+        t_ours = _timed(lambda: ours(x), reps)
+    m_ref, m_ours = _memory('sam', arch, size), _memory('sdpa', arch, size)
+    return dict(encoder_time_ratio=t_ours / t_ref,
+                encoder_memory_ratio=m_ours / m_ref,
+                encoder_max_abs_diff=(want - got).abs().max().item(),
+                encoder_time_s=dict(segment_anything=t_ref, sdpa=t_ours),
+                encoder_peak_mb=dict(segment_anything=m_ref, sdpa=m_ours))
+
+
+def risam_model(arch: dict, size: int, **kw) -> nn.Module:
+    """Tiny-config RISAM with a vit_b-sized random SAM encoder."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(TINY).model
+    cfg.backbone.arch = dict(arch, img_size=size, patch_size=16,
+                             window_size=14)
+    cfg.backbone.init_pos_embed = 'sincos'
+    cfg.data_preprocessor.size = (size, size)
+    cfg.data_preprocessor.test_cfg = dict(size=(size, size))
+    cfg.update(kw)
+    torch.manual_seed(0)
+    return MODELS.build(cfg)
+
+
+def _samples(size: int, img_ids, texts):
+    out = []
+    for i, t in zip(img_ids, texts):
+        ds = SegDataSample(metainfo=dict(text=t, img_id=i, img_shape=(
+            size, size), ori_shape=(size, size)))
+        gt = torch.zeros(1, size, size, dtype=torch.uint8)
+        gt[:, size // 4:size // 2, size // 8:] = 1
+        ds.gt_sem_seg = PixelData(data=gt)
+        out.append(ds)
+    return out
+
+
+def bench_shared(arch: dict, size: int, reps: int) -> Dict[str, float]:
+    torch.manual_seed(1)
+    img = torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
+    k = len(SENTENCES)
+    preds, times = [], []
+    for share in (False, True):
+        model = risam_model(arch, size, share_image_encoding=share).eval()
+
+        def step(m=model):
+            data = dict(inputs=[img] * k,
+                        data_samples=_samples(size, [0] * k, SENTENCES))
+            return m.test_step(data)
+
+        with torch.no_grad():
+            preds.append([d.pred_sem_seg.data for d in step()])
+            times.append(_timed(step, reps))
+    same = all(torch.equal(a, b) for a, b in zip(*preds))
+    return dict(shared_encoding_speedup=times[0] / times[1],
+                shared_identical_predictions=same,
+                shared_time_s=dict(per_sentence=times[0], shared=times[1]))
+
+
+def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
+    torch.manual_seed(2)
+    imgs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
+            for _ in range(2)]
+    data = dict(inputs=imgs, data_samples=_samples(size, [0, 1], SENTENCES))
+    times = []
+    with tempfile.TemporaryDirectory() as cache_dir:
+        live = risam_model(arch, size).train()
+        with torch.no_grad():
+            batch = live.data_preprocessor(copy.deepcopy(data), True)
+            taps = live.backbone.encode(batch['inputs'])
+        writer = SAMFeatureCacheWriter(
+            out_dir=cache_dir, fingerprint=live.backbone.fingerprint(),
+            input_size=(size, size))
+        for b in range(2):
+            writer.add(str(b), [t[b] for t in taps])
+        writer.close()
+        cached = risam_model(arch, size, feature_cache=cache_dir).train()
+        for model in (live, cached):
+            opt = torch.optim.Adam(
+                [p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+            def step(m=model, o=opt):
+                batch = m.data_preprocessor(copy.deepcopy(data), True)
+                loss = sum(m.loss(**batch).values())
+                o.zero_grad()
+                loss.backward()
+                o.step()
+
+            step()  # warm-up (the cached model also verifies the hash here)
+            times.append(_timed(step, reps))
+    return dict(cache_train_speedup=times[0] / times[1],
+                cache_iter_time_s=dict(live=times[0], cached=times[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--quick', action='store_true',
+                        help='tiny sizes (tests): keys and sanity only')
+    parser.add_argument('--size', type=int, default=1024,
+                        help='encoder input for the encoder ratios')
+    parser.add_argument('--model-size', type=int, default=512,
+                        help='RISAM input for the shared/cache ratios')
+    parser.add_argument('--reps', type=int, default=1)
+    parser.add_argument('--_memory-worker', dest='memory_worker',
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    arch = QUICK_ARCH if args.quick else SAM_ARCHS['vit_b']
+    size, model_size = (64, 64) if args.quick else (args.size,
+                                                    args.model_size)
+    if args.memory_worker:
+        memory_worker(args.memory_worker, arch, size)
+        return
+    torch.set_num_threads(torch.get_num_threads())
+    res = dict(config=dict(arch='quick' if args.quick else 'vit_b',
+                           encoder_size=size, model_size=model_size,
+                           reps=args.reps, threads=torch.get_num_threads(),
+                           loadavg=os.getloadavg()[0]))
+    for name, fn, s in (('shared', bench_shared, model_size),
+                        ('encoder', bench_encoder, size),
+                        ('cache', bench_cache, model_size)):
+        start = time.perf_counter()
+        res.update(fn(arch, s, args.reps))
+        print(f'[{name}] done in {time.perf_counter() - start:.1f} s',
+              flush=True)
+    keys = ('shared_encoding_speedup', 'encoder_time_ratio',
+            'encoder_memory_ratio', 'encoder_max_abs_diff',
+            'cache_train_speedup')
+    print(f'{"metric":<26}{"value":>12}')
+    for k in keys:
+        print(f'{k:<26}{res[k]:>12.4g}')
+    print(f'shared_identical_predictions: {res["shared_identical_predictions"]}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(res, f, indent=2)
+        print(f'written to {args.json}')
+
+
+if __name__ == '__main__':
+    main()
