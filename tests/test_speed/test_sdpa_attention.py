@@ -46,3 +46,16 @@ def test_sdpa_matches_segment_anything(max_bias_bytes):
 def test_bad_attn_impl_is_refused():
     with pytest.raises(ValueError, match="attn_impl"):
         SAMBackbone(arch=ARCH, attn_impl='flash')
+
+
+def test_bf16_option_is_fp32_on_cpu():
+    ref, _ = _pair()
+    bf16 = SAMBackbone(arch=ARCH, out_global_blocks=(0, 1),
+                       feature_enhancement=None, encoder_dtype='bf16')
+    bf16.encoder.load_state_dict(ref.encoder.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(ref.encode(x), bf16.encode(x)):
+            assert b.dtype == torch.float32 and torch.equal(a, b)
+    with pytest.raises(ValueError, match='encoder_dtype'):
+        SAMBackbone(arch=ARCH, encoder_dtype='fp16')

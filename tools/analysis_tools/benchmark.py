@@ -15,9 +15,11 @@ weights (random init; no files are read), so machine load affects both:
   ``--size`` input, non-zero rel-pos tables) vs the same module with every
   ``attn`` swapped for :class:`SAMSDPAttention` (ours / theirs). Memory is
   the peak resident set during one forward minus the resident set just
-  before it, each path measured in a fresh subprocess
-  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), so one path's freed
-  pages cannot hide the other's peak.
+  before it, each path measured in a fresh subprocess: ``VmHWM`` of
+  ``/proc/self/status`` after resetting it with ``/proc/self/clear_refs``
+  (not ``ru_maxrss``: Linux carries the forking parent's high-water mark
+  over ``exec``), so neither path's freed pages nor the parent can hide or
+  inflate a peak.
 * ``cache_train_speedup``: one RISAM training iteration (forward, backward,
   Adam step; batch of 2 images) with the live vit_b encoder / the same
   iteration reading the encoder outputs from a feature cache.
@@ -30,13 +32,12 @@ import argparse
 import copy
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from functools import partial
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import torch
 from mmengine.config import Config
@@ -62,13 +63,17 @@ SENTENCES = ['the red square', 'the big circle on the left', 'blue one',
              'bottom']
 
 
-def _timed(fn: Callable, reps: int) -> float:
-    best = float('inf')
+def _interleaved(base: Callable, ours: Callable,
+                 reps: int) -> Tuple[float, float]:
+    """Best of ``reps`` wall times of each, alternating base and ours so
+    that load changes hit both."""
+    best = [float('inf'), float('inf')]
     for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        for i, fn in enumerate((base, ours)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best[0], best[1]
 
 
 def sam_encoder(arch: dict, size: int, seed: int = 0) -> ImageEncoderViT:
@@ -87,18 +92,29 @@ def sam_encoder(arch: dict, size: int, seed: int = 0) -> ImageEncoderViT:
     return enc.eval()
 
 
+def _status_mb(field: str) -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f'no {field} in /proc/self/status')
+
+
 def memory_worker(impl: str, arch: dict, size: int) -> None:
     """Subprocess body: print the forward's peak RSS growth in MB."""
     enc = sam_encoder(arch, size)
     if impl == 'sdpa':
         swap_sam_attention(enc)
     x = torch.randn(1, 3, size, size)
-    with open('/proc/self/statm') as f:
-        before = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    try:  # reset the high-water mark to the current RSS
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        pass
+    before = _status_mb('VmRSS')
     with torch.no_grad():
         enc(x)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps(dict(peak_mb=(peak - before) / 2**20)))
+    print(json.dumps(dict(peak_mb=_status_mb('VmHWM') - before)))
 
 
 def _memory(impl: str, arch: dict, size: int) -> float:
@@ -116,8 +132,7 @@ def bench_encoder(arch: dict, size: int, reps: int) -> Dict[str, float]:
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
         want, got = ref(x), ours(x)
-        t_ref = _timed(lambda: ref(x), reps)
-        t_ours = _timed(lambda: ours(x), reps)
+        t_ref, t_ours = _interleaved(lambda: ref(x), lambda: ours(x), reps)
     m_ref, m_ours = _memory('sam', arch, size), _memory('sdpa', arch, size)
     return dict(encoder_time_ratio=t_ours / t_ref,
                 encoder_memory_ratio=m_ours / m_ref,
@@ -156,7 +171,7 @@ def bench_shared(arch: dict, size: int, reps: int) -> Dict[str, float]:
     torch.manual_seed(1)
     img = torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
     k = len(SENTENCES)
-    preds, times = [], []
+    preds, steps = [], []
     for share in (False, True):
         model = risam_model(arch, size, share_image_encoding=share).eval()
 
@@ -166,8 +181,10 @@ def bench_shared(arch: dict, size: int, reps: int) -> Dict[str, float]:
             return m.test_step(data)
 
         with torch.no_grad():
-            preds.append([d.pred_sem_seg.data for d in step()])
-            times.append(_timed(step, reps))
+            preds.append([d.pred_sem_seg.data for d in step()])  # + warm-up
+        steps.append(step)
+    with torch.no_grad():
+        times = _interleaved(*steps, reps)
     same = all(torch.equal(a, b) for a, b in zip(*preds))
     return dict(shared_encoding_speedup=times[0] / times[1],
                 shared_identical_predictions=same,
@@ -179,7 +196,6 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
     imgs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
             for _ in range(2)]
     data = dict(inputs=imgs, data_samples=_samples(size, [0, 1], SENTENCES))
-    times = []
     with tempfile.TemporaryDirectory() as cache_dir:
         live = risam_model(arch, size).train()
         with torch.no_grad():
@@ -192,6 +208,7 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
             writer.add(str(b), [t[b] for t in taps])
         writer.close()
         cached = risam_model(arch, size, feature_cache=cache_dir).train()
+        steps = []
         for model in (live, cached):
             opt = torch.optim.Adam(
                 [p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -204,7 +221,8 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
                 o.step()
 
             step()  # warm-up (the cached model also verifies the hash here)
-            times.append(_timed(step, reps))
+            steps.append(step)
+        times = _interleaved(*steps, reps)
     return dict(cache_train_speedup=times[0] / times[1],
                 cache_iter_time_s=dict(live=times[0], cached=times[1]))
 
@@ -218,7 +236,8 @@ def main() -> None:
                         help='encoder input for the encoder ratios')
     parser.add_argument('--model-size', type=int, default=512,
                         help='RISAM input for the shared/cache ratios')
-    parser.add_argument('--reps', type=int, default=1)
+    parser.add_argument('--reps', type=int, default=2,
+                        help='timed repetitions per path (best of)')
     parser.add_argument('--_memory-worker', dest='memory_worker',
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
