@@ -79,6 +79,17 @@ def split_dataloader(cfg: Config, split: str,
     return loader
 
 
+def split_evaluator(cfg: Config, split: str) -> ConfigDict:
+    """The test evaluator for one split: a per-sample ``dump_file`` gets the
+    split name appended so splits do not overwrite each other."""
+    evaluator = copy.deepcopy(cfg.test_evaluator)
+    for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
+        if metric.get('dump_file'):
+            stem, ext = osp.splitext(metric.dump_file)
+            metric.dump_file = f'{stem}_{split}{ext or ".json"}'
+    return evaluator
+
+
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -97,9 +108,12 @@ def main() -> None:
 
     splits: List[str] = (args.splits or cfg.get('test_splits', None)
                          or [cfg.test_dataloader.dataset.get('split', 'test')])
+    test_evaluator = copy.deepcopy(cfg.test_evaluator)
     cfg.test_dataloader = split_dataloader(cfg, splits[0], args.override_text)
+    cfg.test_evaluator = split_evaluator(cfg, splits[0])
     runner = Runner.from_cfg(cfg)
     test_loop_cfg = copy.deepcopy(cfg.test_cfg)
+    cfg.test_evaluator = test_evaluator
 
     results: Dict[str, Dict[str, float]] = {}
     for i, split in enumerate(splits):
@@ -107,6 +121,7 @@ def main() -> None:
             runner._test_loop = copy.deepcopy(test_loop_cfg)
             runner._test_dataloader = split_dataloader(
                 cfg, split, args.override_text)
+            runner._test_evaluator = split_evaluator(cfg, split)
         runner.logger.info(f'testing split {split!r}')
         results[split] = dict(runner.test())
 
