@@ -30,8 +30,8 @@ test_splits = ['val', 'testA', 'testB']
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='Adam', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.),
-    paramwise_cfg=dict(custom_keys={}))
+    constructor='FrozenAwareOptimWrapperConstructor',
+    optimizer=dict(type='Adam', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters,

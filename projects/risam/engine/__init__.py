@@ -1,3 +1,4 @@
 from .hooks import ReferVisualizationHook
+from .optimizers import FrozenAwareOptimWrapperConstructor
 
-__all__ = ['ReferVisualizationHook']
+__all__ = ['FrozenAwareOptimWrapperConstructor', 'ReferVisualizationHook']

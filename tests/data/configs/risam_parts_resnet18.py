@@ -38,5 +38,5 @@ model = dict(
         num_layers=1))
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='Adam', lr=1e-3),
-    paramwise_cfg=dict(custom_keys={}))  # leave frozen params out
+    constructor='FrozenAwareOptimWrapperConstructor',  # frozen params out
+    optimizer=dict(type='Adam', lr=1e-3))

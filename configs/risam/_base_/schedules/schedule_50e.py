@@ -1,13 +1,10 @@
 # Paper §4.2: Adam, lr 1e-4, 50 epochs, lr x0.1 at epochs 30 and 42,
-# total batch 32 (8 GPUs x 4). Frozen encoders have requires_grad=False.
-# mmengine's DefaultOptimWrapperConstructor hands *all* parameters to the
-# optimizer unless a paramwise_cfg is given; a (non-empty, neutral)
-# paramwise_cfg makes it skip requires_grad=False ones, so the frozen SAM/CLIP
-# weights are not in the optimizer at all (it logs one line per skipped one).
+# total batch 32 (8 GPUs x 4). Frozen encoders have requires_grad=False and
+# FrozenAwareOptimWrapperConstructor leaves them out of the optimizer.
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='FrozenAwareOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.),
-    paramwise_cfg=dict(custom_keys={}),
     clip_grad=None)
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=50,
