@@ -12,7 +12,8 @@ ARCH = dict(img_size=64, patch_size=4, embed_dim=32, depth=4, num_heads=2,
 
 def _pair(**sdpa_kwargs):
     ref = SAMBackbone(arch=ARCH, out_global_blocks=(0, 1),
-                      feature_enhancement=None, init_pos_embed='sincos')
+                      feature_enhancement=None, init_pos_embed='sincos',
+                      attn_impl='sam')
     with torch.no_grad():  # non-zero rel-pos tables, or the bias is trivial
         for n, p in ref.encoder.named_parameters():
             if 'rel_pos' in n:
@@ -31,6 +32,8 @@ def test_sdpa_matches_segment_anything(max_bias_bytes):
     ref, ours = _pair(max_bias_bytes=max_bias_bytes)
     assert all(isinstance(b.attn, SAMSDPAttention)
                for b in ours.encoder.blocks)
+    assert not any(isinstance(b.attn, SAMSDPAttention)
+                   for b in ref.encoder.blocks)
     assert set(ref.state_dict()) == set(ours.state_dict())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -51,7 +54,8 @@ def test_bad_attn_impl_is_refused():
 def test_bf16_option_is_fp32_on_cpu():
     ref, _ = _pair()
     bf16 = SAMBackbone(arch=ARCH, out_global_blocks=(0, 1),
-                       feature_enhancement=None, encoder_dtype='bf16')
+                       feature_enhancement=None, encoder_dtype='bf16',
+                       attn_impl='sam')
     bf16.encoder.load_state_dict(ref.encoder.state_dict())
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

@@ -93,11 +93,12 @@ class SAMBackbone(BaseModule):
             frozen *random* SAM encoder is otherwise position-blind (its
             relative-position tables are zero too). Never touches real
             checkpoints.
-        attn_impl: ``'sam'`` runs segment_anything's own attention;
-            ``'sdpa'`` swaps every block's ``attn`` for
-            :class:`SAMSDPAttention` (fused SDPA kernel, same parameters and
-            state-dict keys, equal within 1e-4 in fp32; faster and far
-            less memory, see ``tools/analysis_tools/benchmark.py``).
+        attn_impl: ``'sdpa'`` (default) swaps every block's ``attn`` for
+            :class:`SAMSDPAttention`: fused SDPA kernel, same parameters
+            and state-dict keys, equal within 1e-4 in fp32, faster and far
+            leaner (``tools/analysis_tools/benchmark.py``). ``'sam'`` runs
+            segment_anything's own attention. The feature-cache
+            fingerprint ignores it.
         encoder_dtype: ``'fp32'`` or ``'bf16'``. bf16 runs the frozen
             encoder under CUDA autocast when the input is on a GPU (outputs
             are returned in fp32); on CPU the encoder always runs in fp32.
@@ -116,7 +117,7 @@ class SAMBackbone(BaseModule):
                  feature_enhancement: Optional[dict] = dict(out_channels=256),
                  frozen: bool = True,
                  init_pos_embed: Optional[str] = None,
-                 attn_impl: str = 'sam',
+                 attn_impl: str = 'sdpa',
                  encoder_dtype: str = 'fp32',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
