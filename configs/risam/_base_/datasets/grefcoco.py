@@ -45,7 +45,8 @@ val_dataloader = dict(
     batch_size=val_batch_size,
     num_workers=num_workers,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # all sentences of an image in a row: one image encoding for all of them
+    sampler=dict(type='ImageGroupedSampler'),
     dataset=dict(
         **_dataset, split='val', test_mode=True, pipeline=test_pipeline))
 # other splits: --cfg-options test_dataloader.dataset.split=testA

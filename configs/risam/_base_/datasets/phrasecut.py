@@ -22,7 +22,8 @@ test_dataloader = dict(
     batch_size=val_batch_size,
     num_workers=num_workers,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # all sentences of an image in a row: one image encoding for all of them
+    sampler=dict(type='ImageGroupedSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
