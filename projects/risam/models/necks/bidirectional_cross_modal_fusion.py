@@ -1,11 +1,11 @@
 """BRINet-style serial bidirectional fusion (paper Tab. 3, row #7 "BCM")."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
+from .block_stack_fusion import BlockStackFusion
 from .spatial_dynamic_fusion import words_softmax
 
 
@@ -51,7 +51,7 @@ class BidirectionalCrossModalBlock(nn.Module):
 
 
 @MODELS.register_module()
-class BidirectionalCrossModalFusion(BaseModule):
+class BidirectionalCrossModalFusion(BlockStackFusion):
     """Serial bidirectional cross-modal module (Tab. 3, row #7, BRINet).
 
     §3.3/§4.5.1: BRINet "adopts a serial bidirectional design to utilize both
@@ -76,27 +76,10 @@ class BidirectionalCrossModalFusion(BaseModule):
                  num_blocks: int = 2,
                  in_index: int = -1,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.in_index = in_index
-        self.channels = channels
-        self.blocks = nn.ModuleList(
-            BidirectionalCrossModalBlock(
-                visual_channels=in_channels if i == 0 else channels,
-                text_channels=text_channels if i == 0 else channels,
-                channels=channels) for i in range(num_blocks))
-
-    def forward(self, visual: Tensor | Sequence[Tensor], text: Tensor,
-                mask: Tensor) -> Tuple[Tensor, Tensor]:
-        """``visual`` ``B x C_v x H x W`` (or tuple), ``text`` ``B x L x C'``,
-        ``mask`` ``B x L`` bool -> ``F_lav`` ``B x C x H x W``, ``F_val``
-        ``B x L x C``."""
-        if not isinstance(visual, Tensor):
-            visual = visual[self.in_index]
-        b, _, h, w = visual.shape
-        lav, val = visual.flatten(2).transpose(1, 2), text
-        for block in self.blocks:
-            lav, val = block(lav, val, mask)
-        return lav.transpose(1, 2).reshape(b, self.channels, h, w), val
+        super().__init__(
+            block_factory=BidirectionalCrossModalBlock, in_channels=in_channels,
+            text_channels=text_channels, channels=channels,
+            num_blocks=num_blocks, in_index=in_index, init_cfg=init_cfg)
 
 
 __all__ = ['BidirectionalCrossModalFusion', 'BidirectionalCrossModalBlock']

@@ -1,11 +1,11 @@
 """VLT-style Spatial Dynamic Fusion (paper Tab. 3, row #6 "SDF")."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
+from .block_stack_fusion import BlockStackFusion
 
 
 def words_softmax(scores: Tensor, mask: Tensor) -> Tensor:
@@ -52,7 +52,7 @@ class SpatialDynamicBlock(nn.Module):
 
 
 @MODELS.register_module()
-class SpatialDynamicFusion(BaseModule):
+class SpatialDynamicFusion(BlockStackFusion):
     """Vision-Guided Attention only (paper Tab. 3, row #6, VLT's SDF).
 
     §4.5.1: VLT's Spatial Dynamic Fusion "produce[s] different linguistic
@@ -78,27 +78,10 @@ class SpatialDynamicFusion(BaseModule):
                  num_blocks: int = 2,
                  in_index: int = -1,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.in_index = in_index
-        self.channels = channels
-        self.blocks = nn.ModuleList(
-            SpatialDynamicBlock(
-                visual_channels=in_channels if i == 0 else channels,
-                text_channels=text_channels if i == 0 else channels,
-                channels=channels) for i in range(num_blocks))
-
-    def forward(self, visual: Tensor | Sequence[Tensor], text: Tensor,
-                mask: Tensor) -> Tuple[Tensor, Tensor]:
-        """``visual`` ``B x C_v x H x W`` (or tuple), ``text`` ``B x L x C'``,
-        ``mask`` ``B x L`` bool -> ``F_lav`` ``B x C x H x W``, ``F_val``
-        ``B x L x C``."""
-        if not isinstance(visual, Tensor):
-            visual = visual[self.in_index]
-        b, _, h, w = visual.shape
-        lav, val = visual.flatten(2).transpose(1, 2), text
-        for block in self.blocks:
-            lav, val = block(lav, val, mask)
-        return lav.transpose(1, 2).reshape(b, self.channels, h, w), val
+        super().__init__(
+            block_factory=SpatialDynamicBlock, in_channels=in_channels,
+            text_channels=text_channels, channels=channels,
+            num_blocks=num_blocks, in_index=in_index, init_cfg=init_cfg)
 
 
 __all__ = ['SpatialDynamicFusion', 'SpatialDynamicBlock', 'words_softmax']

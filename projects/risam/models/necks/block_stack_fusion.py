@@ -1,0 +1,64 @@
+"""Shared skeleton of the fusion necks that stack (visual, words) blocks."""
+from typing import Callable, Optional, Sequence, Tuple
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+# block_factory(visual_channels=..., text_channels=..., channels=...) -> block
+BlockFactory = Callable[..., nn.Module]
+
+
+class BlockStackFusion(BaseModule):
+    """``num_blocks`` sequential blocks mapping ``(F_v, F_l, mask)`` to
+    ``(F_lav, F_val)``; block ``k + 1`` takes block ``k``'s outputs.
+
+    Subclasses (MA, SDF, BCM) only choose the block. The first block sees
+    ``C_v`` / ``C'`` input channels, later ones ``C``.
+
+    Args:
+        block_factory: builds one block from ``visual_channels``,
+            ``text_channels`` and ``channels``.
+        in_channels: ``C_v`` of the visual map(s) from the backbone.
+        text_channels: ``C'`` of the word features.
+        channels: ``C`` of the fused features.
+        num_blocks: number of stacked blocks.
+        in_index: which backbone output to fuse when given a tuple.
+    """
+
+    def __init__(self,
+                 *,
+                 block_factory: BlockFactory,
+                 in_channels: int,
+                 text_channels: int,
+                 channels: int = 256,
+                 num_blocks: int = 2,
+                 in_index: int = -1,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_index = in_index
+        self.channels = channels
+        self.blocks = nn.ModuleList(
+            block_factory(
+                visual_channels=in_channels if i == 0 else channels,
+                text_channels=text_channels if i == 0 else channels,
+                channels=channels) for i in range(num_blocks))
+
+    def forward(self, visual: Tensor | Sequence[Tensor], text: Tensor,
+                mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """Fuse a visual map with word features.
+
+        Args:
+            visual: ``B x C_v x H x W`` (or a tuple of them; ``in_index``).
+            text: ``B x L x C'`` word features.
+            mask: ``B x L`` bool, True for real words.
+
+        Returns:
+            ``F_lav`` as ``B x C x H x W`` and ``F_val`` as ``B x L x C``.
+        """
+        if not isinstance(visual, Tensor):
+            visual = visual[self.in_index]
+        b, _, h, w = visual.shape
+        lav, val = visual.flatten(2).transpose(1, 2), text
+        for block in self.blocks:
+            lav, val = block(lav, val, mask)
+        return lav.transpose(1, 2).reshape(b, self.channels, h, w), val
