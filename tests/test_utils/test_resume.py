@@ -127,8 +127,9 @@ def test_weights_only_is_never_switched_off():
                 path.name not in ('Makefile', 'run'):
             continue
         text = path.read_text(errors='ignore')
-        for needle in ('weights_only=False', 'weights_only = False',
-                       'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'):
-            if needle in text and path != Path(__file__).resolve():
+        # spelled in pieces so that this file does not match itself
+        for needle in ('weights_only' + '=False', 'weights_only' + ' = False',
+                       'TORCH_FORCE_NO_' + 'WEIGHTS_ONLY_LOAD'):
+            if needle in text:
                 offenders.append(f'{path.relative_to(REPO)}: {needle}')
     assert offenders == []
