@@ -29,14 +29,14 @@ train_dataloader = dict(
     batch_size=32,
     num_workers=1,
     sampler=dict(
-        type='ImageGroupedSampler', shuffle=True, sentences_per_group=4))
+        type='risam.ImageGroupedSampler', shuffle=True, sentences_per_group=4))
 val_dataloader = dict(batch_size=32, num_workers=1)
 test_dataloader = val_dataloader
 test_splits = ['val', 'testA', 'testB']
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    constructor='FrozenAwareOptimWrapperConstructor',
+    constructor='risam.FrozenAwareOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),

@@ -6,7 +6,7 @@ import pytest
 from projects.risam.datasets import (GReferDataset, PhraseCutDataset,
                                      ReferDataset, ReferFormatError)
 
-LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadReferAnnotations')]
+LOAD = [dict(type='LoadImageFromFile'), dict(type='risam.LoadReferAnnotations')]
 
 
 def test_grefcoco_no_target_single_and_union(refer_root, coco_decode):

@@ -6,7 +6,7 @@ from mmseg.registry import DATASETS
 
 from projects.risam.datasets import ReferDataset, ReferFormatError
 
-LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadReferAnnotations')]
+LOAD = [dict(type='LoadImageFromFile'), dict(type='risam.LoadReferAnnotations')]
 
 
 def build(root, split, **kwargs):
@@ -53,7 +53,7 @@ def test_multi_part_polygon_has_both_parts(refer_root):
 
 def test_registered_and_json_refs_equal_pickle(refer_root):
     root = refer_root[0]
-    assert DATASETS.get('ReferDataset') is ReferDataset
+    assert DATASETS.get('risam.ReferDataset') is ReferDataset
     a = build(root, 'val', pipeline=[])
     b = build(root, 'val', pipeline=[], split_file='refcoco/refs(unc).json')
     assert [a[i]['sent_id'] for i in range(len(a))] == [201, 202, 203, 601]

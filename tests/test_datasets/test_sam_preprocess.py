@@ -29,7 +29,7 @@ def test_pipeline_keeps_text_and_gt_at_original_size(refer_root):
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='Resize', scale=(64, 64), keep_ratio=True),
-        dict(type='LoadReferAnnotations'),
+        dict(type='risam.LoadReferAnnotations'),
         dict(type='PackSegInputs', meta_keys=meta),
     ]
     ds = ReferDataset(data_root=str(root), ann_file='refcoco/instances.json',

@@ -22,7 +22,7 @@ def _model() -> nn.Module:
 def test_frozen_parameters_left_out():
     model = _model()
     optim = build_optim_wrapper(model, dict(
-        constructor='FrozenAwareOptimWrapperConstructor',
+        constructor='risam.FrozenAwareOptimWrapperConstructor',
         optimizer=dict(type='Adam', lr=1e-3)))
     params = [p for g in optim.optimizer.param_groups for p in g['params']]
     assert [id(p) for p in params] == [id(model[1].weight), id(model[1].bias)]
@@ -32,7 +32,7 @@ def test_frozen_parameters_left_out():
 def test_paramwise_cfg_keeps_mmengine_behaviour():
     model = _model()
     optim = build_optim_wrapper(model, dict(
-        constructor='FrozenAwareOptimWrapperConstructor',
+        constructor='risam.FrozenAwareOptimWrapperConstructor',
         optimizer=dict(type='Adam', lr=1e-3),
         paramwise_cfg=dict(bias_lr_mult=0.1)))
     lrs = {id(p): g['lr'] for g in optim.optimizer.param_groups
@@ -43,5 +43,5 @@ def test_paramwise_cfg_keeps_mmengine_behaviour():
 def test_paper_schedule_uses_it():
     cfg = Config.fromfile('configs/risam/_base_/schedules/schedule_50e.py')
     assert cfg.optim_wrapper.constructor == \
-        'FrozenAwareOptimWrapperConstructor'
+        'risam.FrozenAwareOptimWrapperConstructor'
     assert 'paramwise_cfg' not in cfg.optim_wrapper

@@ -51,7 +51,7 @@ def run(metric, samples):
 
 
 def test_hand_computed_keys():
-    assert METRICS.get('ReferMetric') is ReferMetric
+    assert METRICS.get('risam.ReferMetric') is ReferMetric
     out = run(ReferMetric(), hand_samples())
     assert out == {
         'oIoU': 51.85,  # 14 / 27

@@ -43,7 +43,7 @@ def _tinify(node, tiny_model):
         return node
     node = {k: _tinify(v, tiny_model) for k, v in node.items()}
     kind = node.get('type')
-    if kind == 'SAMBackbone':
+    if kind == 'risam.SAMBackbone':
         tiny = tiny_model['backbone']
         node.update(arch=tiny['arch'], checkpoint=None,
                     init_pos_embed='sincos')
@@ -51,9 +51,9 @@ def _tinify(node, tiny_model):
             node['feature_enhancement'] = dict(out_channels=64)
     elif kind == 'mmpretrain.SwinTransformer':
         node = copy.deepcopy(_TINY_SWIN)
-    elif kind == 'FeatureResampleAdapter':
+    elif kind == 'risam.FeatureResampleAdapter':
         node['in_channels'] = [32, 64, 128]
-    elif kind == 'CLIPTokenEncoder':
+    elif kind == 'risam.CLIPTokenEncoder':
         node = dict(tiny_model['text_encoder'],
                     frozen=node.get('frozen', True))
     for key in _CHANNEL_KEYS:

@@ -1,5 +1,4 @@
 """RISAM end to end on the tiny config: loss, gradients, predict."""
-import time
 
 import torch
 from mmengine.config import Config
@@ -38,16 +37,13 @@ def _batch():
                       _sample('circle', 100, 128)])
 
 
-def test_forward_backward_time_and_gradient_set():
+def test_forward_backward_gradient_set():
     model = build_tiny()
     model.train()
     data = model.data_preprocessor(_batch(), True)
     assert data['inputs'].shape == (2, 3, 128, 128)
-    start = time.perf_counter()
     losses = model.loss(**data)
     sum(losses.values()).backward()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0, elapsed
     assert all(torch.isfinite(v) for v in losses.values())
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     got_grad = {n for n, p in model.named_parameters()

@@ -141,7 +141,7 @@ def test_runner_metrics_identical_grouped_vs_per_sentence(
         cfg = tiny_config(small_refshapes, tmp_path / str(grouped))
         cfg.model.share_image_encoding = grouped
         cfg.test_dataloader.batch_size = 8
-        cfg.test_dataloader.sampler = dict(type='ImageGroupedSampler') \
+        cfg.test_dataloader.sampler = dict(type='risam.ImageGroupedSampler') \
             if grouped else dict(type='DefaultSampler', shuffle=False)
         runner = Runner.from_cfg(copy.deepcopy(cfg))
         count = [0]

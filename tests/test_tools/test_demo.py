@@ -35,7 +35,7 @@ def test_one_image_encoding_for_all_sentences(refshapes_root, tiny_checkpoint):
     cfg = model.cfg
     cfg.test_dataloader.dataset.data_root = str(refshapes_root)
     pipeline = cfg.test_dataloader.dataset.pipeline
-    pipeline = [s for s in pipeline if s['type'] != 'LoadReferAnnotations']
+    pipeline = [s for s in pipeline if s['type'] != 'risam.LoadReferAnnotations']
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset,
                                   pipeline=pipeline))
     info = next(i for i in range(len(dataset))

@@ -55,7 +55,7 @@ def test_dataset_reads_it_and_masks_match_the_drawing(tmp_path):
     ds = ReferDataset(
         data_root=str(tmp_path), split='val',
         pipeline=[dict(type='LoadImageFromFile'),
-                  dict(type='LoadReferAnnotations')])
+                  dict(type='risam.LoadReferAnnotations')])
     out = ds[0]
     assert out['expr_type'] in ('colour', 'shape', 'colour_shape',
                                 'position', 'size')

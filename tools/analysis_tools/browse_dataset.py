@@ -48,7 +48,7 @@ def main() -> None:
         ds_cfg.split = args.split
     ds_cfg.pipeline = [
         dict(type='LoadImageFromFile'),
-        dict(type='LoadReferAnnotations')
+        dict(type='risam.LoadReferAnnotations')
     ]
     dataset = DATASETS.build(ds_cfg)
     num = len(dataset) if args.num <= 0 else min(args.num, len(dataset))

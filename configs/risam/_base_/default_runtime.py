@@ -20,5 +20,5 @@ default_hooks = dict(
         save_best='oIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # draws nothing unless tools/test.py --show-dir turns it on
-    visualization=dict(type='ReferVisualizationHook', draw=False))
+    visualization=dict(type='risam.ReferVisualizationHook', draw=False))
 randomness = dict(seed=0)

@@ -11,7 +11,7 @@ swin_checkpoint = 'checkpoints/swin-base_3rdparty_in21k-384px.pth'
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='RISAMVisualEncoder',
+        type='risam.RISAMVisualEncoder',
         backbone=dict(
             type='mmpretrain.SwinTransformer',
             arch='base',
@@ -23,11 +23,11 @@ model = dict(
                 prefix='backbone.')),
         necks=[
             dict(
-                type='FeatureResampleAdapter',
+                type='risam.FeatureResampleAdapter',
                 in_channels=[256, 512, 1024],
                 out_channels=256,
                 ref_index=1),
-            dict(type='RISAMFeatureEnhancement', in_channels=256,
+            dict(type='risam.FeatureEnhancement', in_channels=256,
                  out_channels=256, num_levels=3),
         ],
         frozen_backbone=True))

@@ -14,11 +14,11 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmseg.registry import MODELS
+from ..registry import MODELS
 from mmseg.structures import SegDataSample
 
 # Steps of a test pipeline that need a dataset annotation, not just an image.
-_ANNOTATION_STEPS = {'LoadReferAnnotations', 'LoadAnnotations'}
+_ANNOTATION_STEPS = {'risam.LoadReferAnnotations', 'LoadAnnotations'}
 
 
 def _state_dict(checkpoint: str) -> dict:

@@ -9,7 +9,7 @@ Files read::
 A no-target sentence yields an all-zero mask and ``no_target=True``; several
 targets yield the union of their masks.
 """
-from mmseg.registry import DATASETS
+from ..registry import DATASETS
 
 from .refer_dataset import ReferDataset
 

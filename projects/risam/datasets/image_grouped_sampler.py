@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Sampler
 
-from mmseg.registry import DATA_SAMPLERS
+from ..registry import DATA_SAMPLERS
 
 __all__ = ['ImageGroupedSampler', 'group_indices_by_image']
 

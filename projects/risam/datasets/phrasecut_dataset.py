@@ -13,7 +13,7 @@ One sample per task; the target is the union of its instances' polygons
 import os.path as osp
 from typing import List, Optional
 
-from mmseg.registry import DATASETS
+from ..registry import DATASETS
 
 from .base_refer_dataset import BaseReferDataset
 from .refer_io import load_json, refer_error

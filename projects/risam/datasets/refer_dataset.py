@@ -16,7 +16,7 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional
 
-from mmseg.registry import DATASETS
+from ..registry import DATASETS
 
 from .base_refer_dataset import BaseReferDataset
 from .refer_io import load_json, load_refs, refer_error

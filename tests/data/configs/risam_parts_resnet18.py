@@ -4,7 +4,7 @@ custom_imports = dict(imports=['projects.risam'], allow_failed_imports=False)
 default_scope = 'mmseg'
 
 model = dict(
-    type='RISAM',
+    type='risam.RISAM',
     data_preprocessor=dict(
         type='SegDataPreProcessor',
         mean=[123.675, 116.28, 103.53],
@@ -20,7 +20,7 @@ model = dict(
         out_indices=(2, ),  # stride 16, 256 channels
         norm_cfg=dict(type='BN', requires_grad=True)),
     text_encoder=dict(
-        type='CLIPTokenEncoder',
+        type='risam.CLIPTokenEncoder',
         model_cfg=dict(
             embed_dim=32,
             text_cfg=dict(
@@ -28,15 +28,15 @@ model = dict(
                 layers=1)),
         max_tokens=12),
     neck=dict(
-        type='MutualAwareFusion',
+        type='risam.MutualAwareFusion',
         in_channels=256,
         text_channels=32,
         channels=32,
         num_blocks=1),
     decode_head=dict(
-        type='MutualAwareMaskDecoder', in_channels=32, num_heads=2,
+        type='risam.MutualAwareMaskDecoder', in_channels=32, num_heads=2,
         num_layers=1))
 optim_wrapper = dict(
     type='OptimWrapper',
-    constructor='FrozenAwareOptimWrapperConstructor',  # frozen params out
+    constructor='risam.FrozenAwareOptimWrapperConstructor',  # frozen params out
     optimizer=dict(type='Adam', lr=1e-3))

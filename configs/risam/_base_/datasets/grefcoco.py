@@ -1,6 +1,6 @@
 # gRefCOCO (UNC splits): evaluated on val, testA, testB; sentences may have
 # no target (empty mask) or several (union). Max words: as RefCOCO+/G-Ref.
-dataset_type = 'GReferDataset'
+dataset_type = 'risam.GReferDataset'
 data_root = 'data/'
 img_size = 1024  # S: longest side resized to S (SAM); the model pads to S x S
 max_words = 25  # paper §4.2
@@ -15,7 +15,7 @@ refer_meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
 # no random flip: sentences say left/right
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadReferAnnotations'),
+    dict(type='risam.LoadReferAnnotations'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
     dict(type='PackSegInputs', meta_keys=refer_meta_keys),
 ]
@@ -23,7 +23,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='LoadReferAnnotations'),
+    dict(type='risam.LoadReferAnnotations'),
     dict(type='PackSegInputs', meta_keys=refer_meta_keys),
 ]
 
@@ -46,10 +46,10 @@ val_dataloader = dict(
     num_workers=num_workers,
     persistent_workers=True,
     # all sentences of an image in a row: one image encoding for all of them
-    sampler=dict(type='ImageGroupedSampler'),
+    sampler=dict(type='risam.ImageGroupedSampler'),
     dataset=dict(
         **_dataset, split='val', test_mode=True, pipeline=test_pipeline))
 # other splits: --cfg-options test_dataloader.dataset.split=testA
 test_dataloader = val_dataloader
-val_evaluator = dict(type='ReferMetric', grefcoco=True)
+val_evaluator = dict(type='risam.ReferMetric', grefcoco=True)
 test_evaluator = val_evaluator

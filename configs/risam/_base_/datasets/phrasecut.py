@@ -1,6 +1,6 @@
 # PhraseCut: generalisation test (paper §4.1.2, Tab. 8) on the test split;
 # models are trained on RefCOCO/RefCOCO+/G-Ref, so there is no train loader.
-dataset_type = 'PhraseCutDataset'
+dataset_type = 'risam.PhraseCutDataset'
 data_root = 'data/phrasecut/'
 img_size = 1024  # S: longest side resized to S (SAM); the model pads to S x S
 max_words = 25
@@ -15,7 +15,7 @@ refer_meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='LoadReferAnnotations'),
+    dict(type='risam.LoadReferAnnotations'),
     dict(type='PackSegInputs', meta_keys=refer_meta_keys),
 ]
 test_dataloader = dict(
@@ -23,7 +23,7 @@ test_dataloader = dict(
     num_workers=num_workers,
     persistent_workers=True,
     # all sentences of an image in a row: one image encoding for all of them
-    sampler=dict(type='ImageGroupedSampler'),
+    sampler=dict(type='risam.ImageGroupedSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -33,5 +33,5 @@ test_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 val_dataloader = test_dataloader
-test_evaluator = dict(type='ReferMetric')
+test_evaluator = dict(type='risam.ReferMetric')
 val_evaluator = test_evaluator

@@ -1,5 +1,5 @@
 # G-Ref / RefCOCOg (UMD splits): evaluated on val and test.
-dataset_type = 'ReferDataset'
+dataset_type = 'risam.ReferDataset'
 data_root = 'data/'
 img_size = 1024  # S: longest side resized to S (SAM); the model pads to S x S
 max_words = 25  # paper §4.2
@@ -14,7 +14,7 @@ refer_meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
 # no random flip: sentences say left/right
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadReferAnnotations'),
+    dict(type='risam.LoadReferAnnotations'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
     dict(type='PackSegInputs', meta_keys=refer_meta_keys),
 ]
@@ -22,7 +22,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='LoadReferAnnotations'),
+    dict(type='risam.LoadReferAnnotations'),
     dict(type='PackSegInputs', meta_keys=refer_meta_keys),
 ]
 
@@ -45,10 +45,10 @@ val_dataloader = dict(
     num_workers=num_workers,
     persistent_workers=True,
     # all sentences of an image in a row: one image encoding for all of them
-    sampler=dict(type='ImageGroupedSampler'),
+    sampler=dict(type='risam.ImageGroupedSampler'),
     dataset=dict(
         **_dataset, split='val', test_mode=True, pipeline=test_pipeline))
 # other splits: --cfg-options test_dataloader.dataset.split=test
 test_dataloader = val_dataloader
-val_evaluator = dict(type='ReferMetric')
+val_evaluator = dict(type='risam.ReferMetric')
 test_evaluator = val_evaluator

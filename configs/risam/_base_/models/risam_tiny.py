@@ -8,7 +8,7 @@ channels = 64
 max_tokens = 17
 
 data_preprocessor = dict(
-    type='RISAMDataPreProcessor',  # SegDataPreProcessor + test padding
+    type='risam.RISAMDataPreProcessor',  # SegDataPreProcessor + test padding
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
@@ -17,11 +17,11 @@ data_preprocessor = dict(
     seg_pad_val=255,
     test_cfg=dict(size=crop_size))
 model = dict(
-    type='RISAM',
+    type='risam.RISAM',
     data_preprocessor=data_preprocessor,
     threshold=0.35,
     backbone=dict(
-        type='SAMBackbone',
+        type='risam.SAMBackbone',
         # 16x16 tokens, windows of 4, global blocks 0, 2, 4, 5: the 2nd-4th
         # global blocks (2, 4, 5) are tapped as in the paper.
         arch=dict(
@@ -39,7 +39,7 @@ model = dict(
         feature_enhancement=dict(out_channels=channels),
         frozen=True),
     text_encoder=dict(
-        type='CLIPTokenEncoder',
+        type='risam.CLIPTokenEncoder',
         model_cfg=dict(
             embed_dim=64,
             text_cfg=dict(
@@ -52,7 +52,7 @@ model = dict(
         max_tokens=max_tokens,
         frozen=True),
     neck=dict(
-        type='MutualAwareFusion',
+        type='risam.MutualAwareFusion',
         in_channels=channels,
         text_channels=64,
         channels=channels,
@@ -60,11 +60,11 @@ model = dict(
         tau=0.35,
         use_attn_mask=True),
     decode_head=dict(
-        type='MutualAwareMaskDecoder',
+        type='risam.MutualAwareMaskDecoder',
         in_channels=channels,
         num_heads=4,
         num_layers=2,
         extra_linguistic_guidance=True,
-        loss_decode=dict(type='RISAMFocalDiceLoss')),
+        loss_decode=dict(type='risam.RISAMFocalDiceLoss')),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

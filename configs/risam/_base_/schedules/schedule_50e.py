@@ -3,7 +3,7 @@
 # FrozenAwareOptimWrapperConstructor leaves them out of the optimizer.
 optim_wrapper = dict(
     type='OptimWrapper',
-    constructor='FrozenAwareOptimWrapperConstructor',
+    constructor='risam.FrozenAwareOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.),
     clip_grad=None)
 param_scheduler = [

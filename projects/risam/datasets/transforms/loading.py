@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import pycocotools.mask as mask_utils
 from mmcv.transforms import BaseTransform
-from mmseg.registry import TRANSFORMS
+from ...registry import TRANSFORMS
 
 __all__ = ['LoadReferAnnotations', 'decode_segmentation', 'union_mask']
 

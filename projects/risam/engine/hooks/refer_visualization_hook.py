@@ -9,7 +9,7 @@ from mmengine import fileio
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmseg.registry import HOOKS
+from ...registry import HOOKS
 from mmseg.structures import SegDataSample
 from projects.risam.visualization import overlay
 

@@ -3,7 +3,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 
-from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from ...registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -17,7 +17,7 @@ class FrozenAwareOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ``requires_grad=True`` parameters and logs a single summary line; with a
     non-empty ``paramwise_cfg`` it defers to the default behaviour.
 
-    Use: ``optim_wrapper = dict(constructor='FrozenAwareOptimWrapperConstructor',
+    Use: ``optim_wrapper = dict(constructor='risam.FrozenAwareOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=1e-4))``.
     """
 

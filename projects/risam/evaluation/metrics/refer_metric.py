@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
-from mmseg.registry import METRICS
+from ...registry import METRICS
 
 __all__ = ['ReferMetric']
 

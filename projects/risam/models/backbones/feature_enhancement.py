@@ -4,7 +4,7 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 class _TokenMLP(nn.Module):
@@ -37,7 +37,7 @@ class _CBA(nn.Sequential):
             nn.BatchNorm2d(out_channels), nn.GELU())
 
 
-@MODELS.register_module(name='RISAMFeatureEnhancement')
+@MODELS.register_module()
 class FeatureEnhancement(nn.Module):
     """Fuse shallow -> deep encoder features in ``n - 1`` stages (Eq. 1-2).
 
@@ -52,7 +52,7 @@ class FeatureEnhancement(nn.Module):
     its own MLP; the early-enhanced feature gets its own MLP in every later
     stage. More levels simply add stages.
 
-    Registered as ``RISAMFeatureEnhancement`` (so it cannot clash with other
+    Registered as ``risam.FeatureEnhancement`` (so it cannot clash with other
     OpenMMLab names) and normally built inside :class:`SAMBackbone`.
 
     Args:

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 @MODELS.register_module()
@@ -18,7 +18,7 @@ class FeatureResampleAdapter(BaseModule):
     ``B x C x H_r x W_r`` with ``H_r x W_r`` the size of level
     ``ref_index`` (bilinear up, area down), then a 1x1 conv + GroupNorm(1)
     (a LayerNorm over channels). The output tuple feeds
-    ``RISAMFeatureEnhancement`` (shallow to deep, as in the paper).
+    ``risam.FeatureEnhancement`` (shallow to deep, as in the paper).
 
     Args:
         in_channels: channels of each input level.

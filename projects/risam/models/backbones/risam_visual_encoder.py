@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Tuple
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 def _as_tuple(feats: Tensor | Sequence[Tensor]) -> Tuple[Tensor, ...]:
@@ -23,7 +23,7 @@ class RISAMVisualEncoder(BaseModule):
     Used for Tab. 6 row #11 (``SAMBackbone`` raw last block ->
     ``SimpleFeaturePyramidNeck``) and Tab. 7 Swin-B (mmpretrain
     ``SwinTransformer`` -> ``FeatureResampleAdapter`` ->
-    ``RISAMFeatureEnhancement``). Each stage's output is turned into a tuple
+    ``risam.FeatureEnhancement``). Each stage's output is turned into a tuple
     before the next one.
 
     Args:

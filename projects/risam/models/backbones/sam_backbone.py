@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from segment_anything.modeling import ImageEncoderViT
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 # Encoder hyper-parameters of the official checkpoints (segment_anything's
 # build_sam.py); img_size 1024, patch 16, window 14, relative positions.

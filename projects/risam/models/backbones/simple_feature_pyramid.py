@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 class _LayerNorm2d(nn.GroupNorm):

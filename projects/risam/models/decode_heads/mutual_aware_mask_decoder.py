@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 class MutualAwareDecoderLayer(nn.Module):
@@ -94,7 +94,7 @@ class MutualAwareMaskDecoder(BaseModule):
                  num_layers: int = 2,
                  extra_linguistic_guidance: bool = True,
                  token_to_image_attn: bool = False,
-                 loss_decode: dict = dict(type='RISAMFocalDiceLoss'),
+                 loss_decode: dict = dict(type='risam.RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         c = in_channels

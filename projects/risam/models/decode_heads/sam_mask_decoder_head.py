@@ -8,7 +8,7 @@ from segment_anything.modeling import MaskDecoder, TwoWayTransformer
 from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 def load_sam_decoder_state(path: str) -> Dict[str, Tensor]:
@@ -76,7 +76,7 @@ class SAMMaskDecoderHead(BaseModule):
                  iou_head_depth: int = 3,
                  iou_head_hidden_dim: int = 256,
                  checkpoint: Optional[str] = None,
-                 loss_decode: dict = dict(type='RISAMFocalDiceLoss'),
+                 loss_decode: dict = dict(type='risam.RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         c = in_channels

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 @MODELS.register_module()

@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 
 def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 from functools import partial
 from typing import Optional
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 from .block_stack_fusion import BlockStackFusion
 from .mutual_aware_attention import MutualAwareAttention
 

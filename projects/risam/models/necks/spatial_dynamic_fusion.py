@@ -4,7 +4,7 @@ from typing import Optional, Tuple
 
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 from .block_stack_fusion import BlockStackFusion
 
 

@@ -7,7 +7,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg.models.segmentors.base import BaseSegmentor
-from mmseg.registry import MODELS
+from ...registry import MODELS
 from mmseg.utils import OptConfigType, SampleList
 
 from ..backbones.sam_feature_cache import image_key

@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from open_clip.model import _build_text_tower
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ...registry import MODELS
 
 _SKIP_PREFIXES = ('visual.', 'logit_scale', 'logit_bias')
 
