@@ -30,7 +30,8 @@ def _reference(model, ids, width):
 
 def _check_parity(model, enc):
     ids = enc.tokenize(TEXTS)
-    tokens, mask, pooled = enc(TEXTS)
+    tokens, mask = enc(TEXTS)
+    pooled = enc.pool(tokens, ids)
     ref_tokens, ref_pooled = _reference(model, ids, enc.width)
     assert (pooled - ref_pooled).abs().max().item() <= 1e-5
     # compare real tokens (padding positions are masked downstream)
@@ -65,8 +66,8 @@ def test_parity_vit_b_16(tmp_path):
 def test_mask_and_truncation():
     enc = CLIPTokenEncoder(model_cfg=TINY, max_tokens=17)
     ids = enc.tokenize(TEXTS)
-    tokens, mask, pooled = enc(TEXTS)
-    assert tokens.shape == (3, 17, 32) and pooled.shape == (3, 32)
+    tokens, mask = enc(TEXTS)
+    assert tokens.shape == (3, 17, 32)
     sot, eot = 49406, 49407
     assert (ids[:, 0] == sot).all()
     # 'dog' = SOT dog EOT -> 3 real tokens; the long one fills all 17
@@ -81,13 +82,19 @@ def test_frozen_and_trainable_modes():
     enc.train()
     assert not enc.text.training
     assert not any(p.requires_grad for p in enc.parameters())
-    tokens, _, _ = enc(['a cat'])
+    tokens, _ = enc(['a cat'])
     assert not tokens.requires_grad
 
     enc = CLIPTokenEncoder(model_cfg=TINY, max_tokens=8, frozen=False)
     enc.train()
     assert enc.text.training
-    tokens, mask, pooled = enc(['a cat', 'two dogs on grass'])
-    (tokens[mask].sum() + pooled.sum()).backward()
+    tokens, mask = enc(['a cat', 'two dogs on grass'])
+    tokens[mask].sum().backward()
     blocks = enc.text.transformer.resblocks
     assert blocks[0].attn.in_proj_weight.grad.abs().sum() > 0
+    # the projection feeds only the pooled feature: frozen, so DDP needs no
+    # find_unused_parameters
+    trainable = {n for n, p in enc.named_parameters() if p.requires_grad}
+    assert 'text.text_projection' not in trainable
+    assert all(p.grad is not None for n, p in enc.named_parameters()
+               if p.requires_grad)

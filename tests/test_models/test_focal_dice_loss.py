@@ -48,3 +48,30 @@ def test_ignored_pixels_get_no_gradient():
     sum(RISAMFocalDiceLoss()(logits, TARGET).values()).backward()
     assert logits.grad[0, 0, 2].item() == 0.0
     assert logits.grad[0, 0, :2].abs().min().item() > 0
+
+
+def _focal_as_written(logits, target, valid, gamma):
+    """Eq. 10 written out (the formula this class used before it called
+    torchvision): -(1 - p_t)^gamma log p_t, mean over valid pixels."""
+    t = target.float()
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, t, reduction='none')
+    p = torch.sigmoid(logits)
+    p_t = p * t + (1 - p) * (1 - t)
+    v = valid.float()
+    return (((1 - p_t)**gamma * ce) * v).sum() / v.sum()
+
+
+@pytest.mark.parametrize('gamma', [0.0, 2.0, 3.5])
+def test_focal_parity_with_equation(gamma):
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 33, 29, generator=gen) * 4
+    target = torch.randint(0, 2, (4, 33, 29), generator=gen)
+    target[:, -5:] = 255  # padding rows
+    valid = target != 255
+    got = RISAMFocalDiceLoss(gamma=gamma, focal_weight=1.0,
+                             dice_weight=0.0)(logits, target)['loss_focal']
+    want = _focal_as_written(logits, torch.where(valid, target, 0), valid,
+                             gamma)
+    assert abs(got.item() - want.item()) <= 1e-6
+    assert want.item() > 0.05  # a non-trivial value was compared

@@ -10,8 +10,8 @@ import torch
 from mmengine.registry import DATASETS
 from mmengine.runner import Runner
 
-from projects.risam.models.backbones.sam_feature_cache import (
-    FeatureCacheMismatch, SAMFeatureCache)
+from projects.risam.image_encoding import (
+    FeatureCache, FeatureCacheMismatch)
 
 from .conftest import REPO, tiny_config
 
@@ -36,12 +36,12 @@ def train_cache(small_refshapes, tmp_path_factory):
 def test_cache_layout_and_values(train_cache):
     cfg, model, dataset, out, index = train_cache
     assert len(index['images']) == 16 and len(index['shards']) == 4
-    assert index['tap_shape'] == [3, 64, 16, 16]
+    assert index['tap_shapes'] == [[64, 16, 16]] * 3
     assert index['mb_per_image'] == pytest.approx(3 * 64 * 256 * 2 / 2**20,
                                                   abs=1e-3)
     assert json.loads((out / 'index.json').read_text())['fingerprint'][
         'encoder_sha256'] == model.backbone.fingerprint()['encoder_sha256']
-    cache = SAMFeatureCache(str(out))
+    cache = FeatureCache(str(out))
     cache.verify(model.backbone.fingerprint(), (128, 128))
     data = model.data_preprocessor(
         dict(inputs=[dataset[0]['inputs']],
@@ -58,7 +58,7 @@ def test_cache_refuses_other_encoder(train_cache):
     cfg = copy.deepcopy(cfg)
     cfg.randomness = dict(seed=123)  # another random init
     other = cache_features.build_model(cfg)
-    cache = SAMFeatureCache(str(out))
+    cache = FeatureCache(str(out))
     with pytest.raises(FeatureCacheMismatch) as err:
         cache.verify(other.backbone.fingerprint(), (128, 128))
     msg = str(err.value)
@@ -66,7 +66,7 @@ def test_cache_refuses_other_encoder(train_cache):
     assert 'encoder_sha256' in msg
     same = cache_features.build_model(train_cache[0])
     with pytest.raises(FeatureCacheMismatch, match='input_size'):
-        SAMFeatureCache(str(out)).verify(same.backbone.fingerprint(),
+        FeatureCache(str(out)).verify(same.backbone.fingerprint(),
                                          (256, 256))
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from projects.risam.models.backbones import SAMBackbone
-from projects.risam.models.backbones.sam_sdpa_attention import \
+from projects.risam.models.layers.sam_sdpa_attention import \
     SAMSDPAttention
 
 ARCH = dict(img_size=64, patch_size=4, embed_dim=32, depth=4, num_heads=2,

@@ -53,9 +53,8 @@ import projects.risam  # noqa: F401
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from projects.risam.models.backbones.sam_backbone import SAM_ARCHS
-from projects.risam.models.backbones.sam_feature_cache import \
-    SAMFeatureCacheWriter
-from projects.risam.models.backbones.sam_sdpa_attention import \
+from projects.risam.image_encoding import FeatureCacheWriter
+from projects.risam.models.layers.sam_sdpa_attention import \
     swap_sam_attention
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
@@ -204,7 +203,7 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
         with torch.no_grad():
             batch = live.data_preprocessor(copy.deepcopy(data), True)
             taps = live.backbone.encode(batch['inputs'])
-        writer = SAMFeatureCacheWriter(
+        writer = FeatureCacheWriter(
             out_dir=cache_dir, fingerprint=live.backbone.fingerprint(),
             input_size=(size, size))
         for b in range(2):

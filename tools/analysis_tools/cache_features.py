@@ -1,12 +1,12 @@
-"""Precompute the frozen SAM encoder's outputs into a sharded disk cache.
+"""Precompute the frozen visual encoder's outputs into a sharded disk cache.
 
     python tools/analysis_tools/cache_features.py CONFIG --split train \
         --out data/cache/refshapes_tiny [--checkpoint CKPT] [--dtype float16]
         [--shard-size 64] [--cfg-options k=v ...]
 
-One entry per image (``img_id``): the raw taps of ``SAMBackbone.encode``
-for the image as the split's pipeline and the data preprocessor present it.
-The index records ``SAMBackbone.fingerprint()`` (encoder config, tapped
+One entry per image (its ``image_key``): the raw maps of the backbone's
+``encode`` for the image as the split's pipeline and the data preprocessor
+present it. The index records ``backbone.fingerprint()`` (encoder config, tapped
 blocks, sha256 of the encoder weights) and the padded input size; a model
 whose backbone differs is refused. The model is built exactly as
 ``Runner`` builds it (seeded with ``randomness.seed`` first), so random-init
@@ -26,8 +26,7 @@ from mmengine.runner import load_checkpoint, set_random_seed
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import group_indices_by_image
-from projects.risam.models.backbones.sam_feature_cache import (
-    SAMFeatureCacheWriter, image_key)
+from projects.risam.image_encoding import FeatureCacheWriter, image_key
 from mmseg.registry import DATASETS, MODELS
 
 
@@ -59,6 +58,10 @@ def split_dataset_cfg(cfg: Config, split: str):
 def cache_split(model, dataset, out_dir: str, *, dtype: str = 'float16',
                 shard_size: int = 64, batch_size: int = 4) -> dict:
     """Encode every image of ``dataset`` once; returns the index dict."""
+    if not model.backbone.encoder_frozen:
+        raise ValueError('the backbone\'s encoder trains in this config: its '
+                         'features change with the weights and cannot be '
+                         'cached')
     firsts = [g[0] for g in group_indices_by_image(dataset)]
     writer = None
     for s in range(0, len(firsts), batch_size):
@@ -66,7 +69,7 @@ def cache_split(model, dataset, out_dir: str, *, dtype: str = 'float16',
         data = model.data_preprocessor(data, False)
         inputs, samples = data['inputs'], data['data_samples']
         if writer is None:
-            writer = SAMFeatureCacheWriter(
+            writer = FeatureCacheWriter(
                 out_dir=out_dir, fingerprint=model.backbone.fingerprint(),
                 input_size=list(inputs.shape[-2:]), dtype=dtype,
                 shard_size=shard_size)

@@ -1,28 +1,29 @@
 """Sampler that keeps the sentences of one image next to each other."""
 import math
 from collections import OrderedDict
-from typing import Dict, Iterator, List, Optional, Sized
+from typing import Iterator, List, Optional, Sized
 
 import torch
 from mmengine.dataset import BaseDataset
 from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Sampler
 
+from ..image_encoding.image_identity import image_key
 from ..registry import DATA_SAMPLERS
 
 __all__ = ['ImageGroupedSampler', 'group_indices_by_image']
 
 
 def group_indices_by_image(dataset: Sized) -> List[List[int]]:
-    """Dataset indices grouped by image (``img_id``, else ``img_path``), in
-    order of first appearance; each group keeps the dataset order."""
+    """Dataset indices grouped by image (:func:`image_key`: ``img_id``, else
+    ``img_path``; a sample that names neither is its own group), in order of
+    first appearance; each group keeps the dataset order."""
     groups: 'OrderedDict[str, List[int]]' = OrderedDict()
     for i in range(len(dataset)):
         info = dataset.get_data_info(i) if isinstance(
             dataset, BaseDataset) else dataset[i]
-        key = info.get('img_id')
-        key = str(key) if key is not None else str(info.get('img_path', i))
-        groups.setdefault(key, []).append(i)
+        key = image_key(info)
+        groups.setdefault(f'#{i}' if key is None else key, []).append(i)
     return list(groups.values())
 
 
@@ -108,9 +109,3 @@ class ImageGroupedSampler(Sampler):
 
     def __len__(self) -> int:
         return self.num_samples if self.world_size > 1 else len(self.dataset)
-
-    def group_sizes(self) -> Dict[str, float]:
-        """Sentences per image: ``{'images', 'samples', 'mean'}``."""
-        n = len(self.groups)
-        return dict(images=n, samples=len(self.dataset),
-                    mean=len(self.dataset) / max(n, 1))

@@ -1,54 +1,8 @@
 # RefCOCO+ (UNC splits): evaluated on val, testA, testB.
-dataset_type = 'risam.ReferDataset'
-data_root = 'data/'
-img_size = 1024  # S: longest side resized to S (SAM); the model pads to S x S
+_base_ = ['./refer_base.py']
 max_words = 25  # paper §4.2
-train_batch_size = 4  # x 8 GPUs = 32 (paper §4.2)
-val_batch_size = 4
-num_workers = 4
-
-refer_meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
-                   'scale_factor', 'flip', 'flip_direction',
-                   'reduce_zero_label', 'text', 'img_id', 'ref_id', 'sent_id',
-                   'expr_type', 'no_target')
-# no random flip: sentences say left/right
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='risam.LoadReferAnnotations'),
-    dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='PackSegInputs', meta_keys=refer_meta_keys),
-]
-# gt is loaded after Resize so it stays at the original size for the metric
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='risam.LoadReferAnnotations'),
-    dict(type='PackSegInputs', meta_keys=refer_meta_keys),
-]
-
 _dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    ann_file='refcoco+/instances.json',
-    split_file='refcoco+/refs(unc).p',
-    data_prefix=dict(img_path='images/mscoco/images/train2014'),
-    max_words=max_words)
-
-train_dataloader = dict(
-    batch_size=train_batch_size,
-    num_workers=num_workers,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(**_dataset, split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=val_batch_size,
-    num_workers=num_workers,
-    persistent_workers=True,
-    # all sentences of an image in a row: one image encoding for all of them
-    sampler=dict(type='risam.ImageGroupedSampler'),
-    dataset=dict(
-        **_dataset, split='val', test_mode=True, pipeline=test_pipeline))
-# other splits: --cfg-options test_dataloader.dataset.split=testA
+    ann_file='refcoco+/instances.json', split_file='refcoco+/refs(unc).p', max_words=max_words)
+train_dataloader = dict(dataset=_dataset)
+val_dataloader = dict(dataset=_dataset)
 test_dataloader = val_dataloader
-val_evaluator = dict(type='risam.ReferMetric')
-test_evaluator = val_evaluator

@@ -62,6 +62,4 @@ model = dict(
             focal_weight=0.5,
             dice_weight=0.5,
             gamma=2.0,
-            ignore_index=255)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+            ignore_index=255)))

@@ -65,6 +65,4 @@ model = dict(
         num_heads=4,
         num_layers=2,
         extra_linguistic_guidance=True,
-        loss_decode=dict(type='risam.RISAMFocalDiceLoss')),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        loss_decode=dict(type='risam.RISAMFocalDiceLoss')))

@@ -1,9 +1,8 @@
-from .feature_enhancement import FeatureEnhancement
-from .feature_resample_adapter import FeatureResampleAdapter
-from .risam_visual_encoder import RISAMVisualEncoder
+"""Visual backbones: a frozen image encoder and its trained enhancement,
+behind one interface (:class:`BaseVisualBackbone`)."""
+from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
 from .sam_backbone import SAM_ARCHS, SAMBackbone, sincos_pos_embed_2d
-from .simple_feature_pyramid import SimpleFeaturePyramidNeck
+from .visual_encoder import RISAMVisualEncoder
 
-__all__ = ['FeatureEnhancement', 'FeatureResampleAdapter', 'RISAMVisualEncoder',
-           'SimpleFeaturePyramidNeck', 'SAMBackbone', 'SAM_ARCHS',
-           'sincos_pos_embed_2d']
+__all__ = ['BaseVisualBackbone', 'RISAMVisualEncoder', 'SAMBackbone',
+           'SAM_ARCHS', 'sincos_pos_embed_2d', 'state_fingerprint']

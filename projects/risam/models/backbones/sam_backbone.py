@@ -1,15 +1,16 @@
 """Frozen SAM ViT image encoder + Feature Enhancement (paper §3.1-3.2)."""
-import hashlib
 from functools import partial
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 from segment_anything.modeling import ImageEncoderViT
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from ..layers import swap_sam_attention
+from ..necks.feature_enhancement import FeatureEnhancement
+from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
 
 # Encoder hyper-parameters of the official checkpoints (segment_anything's
 # build_sam.py); img_size 1024, patch 16, window 14, relative positions.
@@ -56,7 +57,7 @@ def load_sam_image_encoder_state(path: str) -> Dict[str, Tensor]:
 
 
 @MODELS.register_module()
-class SAMBackbone(BaseModule):
+class SAMBackbone(BaseVisualBackbone):
     """SAM's ViT image encoder (frozen) followed by Feature Enhancement.
 
     The encoder is ``segment_anything.modeling.ImageEncoderViT`` itself, not
@@ -158,7 +159,6 @@ class SAMBackbone(BaseModule):
         self.encoder.neck = nn.Identity()
         del self.encoder.blocks[max(self.out_indices) + 1:]
         if attn_impl == 'sdpa':
-            from .sam_sdpa_attention import swap_sam_attention
             swap_sam_attention(self.encoder)
         self.frozen = frozen
         if frozen:
@@ -168,17 +168,15 @@ class SAMBackbone(BaseModule):
         if feature_enhancement is not None:
             fe_cfg = dict(feature_enhancement)
             fe_cfg.pop('type', None)
-            from .feature_enhancement import FeatureEnhancement
             self.feature_enhancement = FeatureEnhancement(
                 in_channels=[self.embed_dim] * len(self.out_indices),
                 **fe_cfg)
 
     @property
-    def out_channels(self) -> int:
-        """Channels of each returned map."""
-        if self.feature_enhancement is None:
-            return self.embed_dim
-        return self.feature_enhancement.out_channels
+    def encoder_frozen(self) -> bool:
+        """The ViT is frozen (the paper's setting), so its taps are
+        shareable between sentences and cacheable."""
+        return self.frozen
 
     def train(self, mode: bool = True) -> 'SAMBackbone':
         """Keep a frozen encoder in eval mode whatever ``mode`` is."""
@@ -200,15 +198,9 @@ class SAMBackbone(BaseModule):
         the tapped blocks and the sha256 of the encoder's state dict (so a
         checkpoint file and a random init are both covered). Used by the
         feature cache to refuse a model that differs."""
-        digest = hashlib.sha256()
-        for name, tensor in sorted(self.encoder.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(str(tuple(tensor.shape)).encode())
-            digest.update(tensor.detach().float().cpu().contiguous()
-                          .numpy().tobytes())
         return dict(arch=dict(self.arch_cfg),
                     out_indices=list(self.out_indices),
-                    encoder_sha256=digest.hexdigest())
+                    encoder_sha256=state_fingerprint(self.encoder))
 
     def encode(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Raw block outputs, ``B x 3 x S x S`` -> tuple of

@@ -2,7 +2,6 @@
 from typing import Any, Dict
 
 import torch
-import torch.nn.functional as F
 
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from ...registry import MODELS

@@ -1,12 +1,11 @@
-"""Mutual-Aware Mask Decoder (paper §3.4, Eq. 6-9) with its loss."""
-from typing import Dict, Optional
+"""Mutual-Aware Mask Decoder (paper §3.4, Eq. 6-9)."""
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from .base_mask_head import BaseMaskHead
 
 
 class MutualAwareDecoderLayer(nn.Module):
@@ -67,7 +66,7 @@ class MutualAwareDecoderLayer(nn.Module):
 
 
 @MODELS.register_module()
-class MutualAwareMaskDecoder(BaseModule):
+class MutualAwareMaskDecoder(BaseMaskHead):
     """Decode ``(F_lav, F_val)`` into one mask-logit map per sample.
 
     ``num_layers`` :class:`MutualAwareDecoderLayer` s, then ``F_lav`` is
@@ -96,7 +95,7 @@ class MutualAwareMaskDecoder(BaseModule):
                  token_to_image_attn: bool = False,
                  loss_decode: dict = dict(type='risam.RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
         c = in_channels
         self.extra_linguistic_guidance = extra_linguistic_guidance
         self.query_token = nn.Parameter(torch.randn(1, 1, c) * 0.02)
@@ -112,7 +111,6 @@ class MutualAwareMaskDecoder(BaseModule):
         self.query_mlp = nn.Sequential(
             nn.Linear(c, c), nn.ReLU(), nn.Linear(c, c), nn.ReLU(),
             nn.Linear(c, c // 8))
-        self.loss_decode = MODELS.build(loss_decode)
 
     def forward(self, lav: Tensor, val: Tensor, mask: Tensor) -> Tensor:
         """Mask logits.
@@ -139,14 +137,3 @@ class MutualAwareMaskDecoder(BaseModule):
         up = self.upsample(x.transpose(1, 2).reshape(b, c, h, w))
         weights = self.query_mlp(fc[:, 0])
         return torch.einsum('bc,bchw->bhw', weights, up)[:, None]
-
-    def loss_by_feat(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
-        """Eq. 12 on logits bilinearly resized to the ``B x H x W`` gt."""
-        logits = F.interpolate(logits, size=gt.shape[-2:], mode='bilinear',
-                               align_corners=False)[:, 0]
-        return self.loss_decode(logits, gt)
-
-    def loss(self, lav: Tensor, val: Tensor, mask: Tensor,
-             gt: Tensor) -> Dict[str, Tensor]:
-        """Forward and loss; ``gt``: ``B x H x W`` in {0, 1, 255}."""
-        return self.loss_by_feat(self.forward(lav, val, mask), gt)

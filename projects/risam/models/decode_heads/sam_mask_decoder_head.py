@@ -2,13 +2,12 @@
 from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from segment_anything.modeling import MaskDecoder, TwoWayTransformer
 from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from .base_mask_head import BaseMaskHead
 
 
 def load_sam_decoder_state(path: str) -> Dict[str, Tensor]:
@@ -26,7 +25,7 @@ def load_sam_decoder_state(path: str) -> Dict[str, Tensor]:
 
 
 @MODELS.register_module()
-class SAMMaskDecoderHead(BaseModule):
+class SAMMaskDecoderHead(BaseMaskHead):
     """``segment_anything``'s ``MaskDecoder`` with the sentence as prompt.
 
     Reproduces paper Tab. 2 row #3 ("r. DE": the Mutual-Aware Mask Decoder
@@ -78,7 +77,7 @@ class SAMMaskDecoderHead(BaseModule):
                  checkpoint: Optional[str] = None,
                  loss_decode: dict = dict(type='risam.RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
         c = in_channels
         self.pe_layer = PositionEmbeddingRandom(c // 2)
         self.no_mask_embed = nn.Embedding(1, c)
@@ -96,7 +95,6 @@ class SAMMaskDecoderHead(BaseModule):
         self.mask_decoder.iou_prediction_head.requires_grad_(False)
         for mlp in self.mask_decoder.output_hypernetworks_mlps[1:]:
             mlp.requires_grad_(False)
-        self.loss_decode = MODELS.build(loss_decode)
 
     def forward(self, lav: Tensor, val: Tensor, mask: Tensor) -> Tensor:
         """Mask logits.
@@ -122,17 +120,6 @@ class SAMMaskDecoderHead(BaseModule):
                 dense_prompt_embeddings=dense, multimask_output=False)
             masks.append(logits)
         return torch.cat(masks, dim=0)
-
-    def loss_by_feat(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
-        """Eq. 12 on logits bilinearly resized to the ``B x H x W`` gt."""
-        logits = F.interpolate(logits, size=gt.shape[-2:], mode='bilinear',
-                               align_corners=False)[:, 0]
-        return self.loss_decode(logits, gt)
-
-    def loss(self, lav: Tensor, val: Tensor, mask: Tensor,
-             gt: Tensor) -> Dict[str, Tensor]:
-        """Forward and loss; ``gt``: ``B x H x W`` in {0, 1, 255}."""
-        return self.loss_by_feat(self.forward(lav, val, mask), gt)
 
 
 __all__ = ['SAMMaskDecoderHead', 'load_sam_decoder_state']

@@ -2,8 +2,8 @@
 from typing import Dict
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.ops import sigmoid_focal_loss
 
 from ...registry import MODELS
 
@@ -22,9 +22,10 @@ class RISAMFocalDiceLoss(nn.Module):
       printed Eq. 11 is 0/0-prone; ``smooth=0`` is the printed equation.
     - Pixels equal to ``ignore_index`` (padding, 255) are ignored by both.
 
-    mmseg's ``FocalLoss`` (alpha-balanced, one-hot multi-class) and
-    ``DiceLoss`` (squared denominators by default) do not match Eq. 10-11 on
-    a single binary mask, hence this class.
+    The focal term is torchvision's ``sigmoid_focal_loss``. mmseg's
+    ``FocalLoss`` (alpha-balanced, one-hot multi-class) and ``DiceLoss``
+    (squared denominators by default) do not match Eq. 10-11 on a single
+    binary mask with padding, hence this class around them.
 
     Returns a dict ``{'loss_focal': w_f * L_f, 'loss_dice': w_d * L_d}``;
     mmengine sums the entries.
@@ -45,12 +46,12 @@ class RISAMFocalDiceLoss(nn.Module):
         self.ignore_index = ignore_index
 
     def focal(self, logits: Tensor, target: Tensor, valid: Tensor) -> Tensor:
-        """Eq. 10 averaged over valid pixels; ``B x H x W`` inputs."""
-        t = target.to(logits.dtype)
-        ce = F.binary_cross_entropy_with_logits(logits, t, reduction='none')
-        p = torch.sigmoid(logits)
-        p_t = p * t + (1 - p) * (1 - t)
-        loss = (1 - p_t)**self.gamma * ce
+        """Eq. 10 averaged over valid pixels; ``B x H x W`` inputs.
+
+        torchvision's ``sigmoid_focal_loss`` with ``alpha=-1`` (no
+        balancing) is exactly Eq. 10 per pixel."""
+        loss = sigmoid_focal_loss(logits, target.to(logits.dtype), alpha=-1,
+                                  gamma=self.gamma, reduction='none')
         v = valid.to(logits.dtype)
         return (loss * v).sum() / v.sum().clamp(min=1)
 

@@ -10,9 +10,10 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from ...registry import MODELS
 from mmseg.utils import OptConfigType, SampleList
 
-from ..backbones.sam_feature_cache import image_key
+from ...image_encoding import FeatureCache, encode_images, image_key
+from ..backbones import BaseVisualBackbone
 
-TextFeats = Tuple[Tensor, Tensor, Tensor]
+TextFeats = Tuple[Tensor, Tensor]
 
 
 @MODELS.register_module()
@@ -32,30 +33,37 @@ class RISAM(BaseSegmentor):
     backbone features. Sentences come from each data sample's metainfo
     ``text``.
 
+    The visual backbone is a
+    :class:`~projects.risam.models.BaseVisualBackbone`: its frozen
+    ``encode`` and trained ``enhance`` are the seam that the shared image
+    encoding and the frozen-feature cache work on
+    (:func:`projects.risam.image_encoding.encode_images`).
+
     Shared image encoding (``share_image_encoding=True``): the frozen
     encoder never sees the text, so within a batch the samples of one image
-    (same ``img_id`` (else ``img_path``), same input shape and equal input
-    tensors) go through ``backbone.encode`` once; the raw taps are
-    index-expanded to the sentences and the trainable
-    ``backbone.enhance`` (FE, with BatchNorm) then runs per sentence as
-    before, so outputs, losses and gradients are those of the
-    per-sentence path. Put the sentences of one image next to each other
-    with :class:`ImageGroupedSampler`. Backbones without ``encode`` /
-    ``enhance`` (mix-ins) run per sample.
+    (same :func:`~projects.risam.image_encoding.image_key`, equal input
+    tensors) go through ``backbone.encode`` once; the raw features are
+    index-expanded to the sentences and the trainable ``backbone.enhance``
+    (FE, with BatchNorm) then runs per sentence as before, so outputs,
+    losses and gradients are those of the per-sentence path. Put the
+    sentences of one image next to each other with
+    :class:`~projects.risam.datasets.ImageGroupedSampler`. Any other
+    backbone (an mmseg one in a mix-in config) runs per sample.
 
     Feature cache (``feature_cache=DIR``): samples whose image is in the
     cache (``tools/analysis_tools/cache_features.py``) skip the encoder and
-    read its raw taps from disk; others are encoded live. The cache is
+    read its raw features from disk; others are encoded live. The cache is
     checked against ``backbone.fingerprint()`` on first use and refuses a
     different encoder.
 
     Args:
-        backbone: visual backbone config (``SAMBackbone``).
-        text_encoder: ``CLIPTokenEncoder`` config.
-        neck: ``MutualAwareFusion`` config.
-        decode_head: ``MutualAwareMaskDecoder`` config.
+        backbone: visual backbone config (``risam.SAMBackbone``).
+        text_encoder: ``risam.CLIPTokenEncoder`` config.
+        neck: ``risam.MutualAwareFusion`` config.
+        decode_head: ``risam.MutualAwareMaskDecoder`` config.
         threshold: probability threshold of the binary prediction (§4.2).
-        data_preprocessor: usually mmseg's ``SegDataPreProcessor``.
+        data_preprocessor: ``risam.RISAMDataPreProcessor`` (or mmseg's
+            ``SegDataPreProcessor``).
         share_image_encoding: encode each distinct image of a batch once.
         feature_cache: directory of a frozen-feature cache, or None.
     """
@@ -70,8 +78,6 @@ class RISAM(BaseSegmentor):
                  share_image_encoding: bool = True,
                  feature_cache: Optional[str] = None,
                  data_preprocessor: OptConfigType = None,
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
@@ -80,16 +86,9 @@ class RISAM(BaseSegmentor):
         self.neck = MODELS.build(neck)
         self.decode_head = MODELS.build(decode_head)
         self.threshold = threshold
-        self.train_cfg = train_cfg
-        self.test_cfg = test_cfg
-        self.align_corners = False
         self.share_image_encoding = share_image_encoding
-        self.feature_cache = None
-        if feature_cache is not None:
-            from ..backbones.sam_feature_cache import SAMFeatureCache
-            self.feature_cache = SAMFeatureCache(feature_cache)
-        #: backbone.encode passes of the last extract_visual (for tests)
-        self.last_num_encoded = 0
+        self.feature_cache = (FeatureCache(feature_cache)
+                              if feature_cache is not None else None)
 
     # -- the three separable stages -------------------------------------
     def extract_visual(self,
@@ -102,68 +101,21 @@ class RISAM(BaseSegmentor):
         the feature cache; without them every sample is encoded.
         """
         bb = self.backbone
-        if not (hasattr(bb, 'encode') and hasattr(bb, 'enhance')):
-            self.last_num_encoded = len(inputs)
+        if not isinstance(bb, BaseVisualBackbone):
             return tuple(bb(inputs))
         keys = [image_key(m) for m in metas] if metas is not None else None
-        if keys is None or None in keys:
-            self.last_num_encoded = len(inputs)
-            return bb.enhance(bb.encode(inputs))
-        live = list(range(len(inputs)))
-        raw: List[Optional[Tensor]] = []
-        if self.feature_cache is not None:
-            cache = self.feature_cache
-            if not cache._verified:
-                cache.verify(bb.fingerprint(), inputs.shape[-2:])
-            hit = [i for i, k in enumerate(keys) if k in cache]
-            live = [i for i in live if keys[i] not in cache]
-            if hit:
-                taps = cache.lookup([keys[i] for i in hit], inputs.device)
-                raw = [inputs.new_empty((len(inputs), ) + t.shape[1:])
-                       for t in taps]
-                for r, t in zip(raw, taps):
-                    r[hit] = t
-        self.last_num_encoded = 0
-        if live:
-            taps = self._encode_shared(inputs[live], [keys[i] for i in live])
-            if not raw:
-                raw = list(taps)
-            else:
-                for r, t in zip(raw, taps):
-                    r[live] = t
-        return bb.enhance(tuple(raw))
-
-    def _encode_shared(self, inputs: Tensor,
-                       keys: List[str]) -> Tuple[Tensor, ...]:
-        """``backbone.encode`` once per distinct image, expanded back to
-        ``B x C_e x h x w`` taps."""
-        if not self.share_image_encoding:
-            self.last_num_encoded += len(inputs)
-            return self.backbone.encode(inputs)
-        unique: List[int] = []  # positions in `inputs` that get encoded
-        inverse: List[int] = []  # sample -> row of the encoded batch
-        for i, key in enumerate(keys):
-            row = next((r for r, j in enumerate(unique)
-                        if keys[j] == key and torch.equal(inputs[j],
-                                                          inputs[i])), None)
-            if row is None:
-                row = len(unique)
-                unique.append(i)
-            inverse.append(row)
-        self.last_num_encoded += len(unique)
-        taps = self.backbone.encode(inputs[unique])
-        if len(unique) == len(inputs):
-            return taps
-        index = torch.tensor(inverse, device=inputs.device)
-        return tuple(t.index_select(0, index) for t in taps)
+        raw = encode_images(bb, inputs, keys,
+                            share=self.share_image_encoding,
+                            cache=self.feature_cache)
+        return bb.enhance(raw)
 
     def extract_text(self, texts: Sequence[str]) -> TextFeats:
-        """Sentences -> ``(tokens B x L x C', mask B x L, pooled B x D)``."""
+        """Sentences -> ``(tokens B x L x C', mask B x L)``."""
         return self.text_encoder(list(texts))
 
     def decode(self, visual: Sequence[Tensor], text: TextFeats) -> Tensor:
         """Fuse and decode -> ``B x 1 x h x w`` mask logits."""
-        tokens, mask, _ = text
+        tokens, mask = text
         lav, val = self.neck(visual, tokens, mask)
         return self.decode_head(lav, val, mask)
 

@@ -49,10 +49,15 @@ class CLIPTokenEncoder(BaseModule):
     open_clip), and returns:
 
     - ``tokens``: ``B x L x C'`` final-layer-norm states (``L = max_tokens``),
-    - ``mask``: ``B x L`` bool, True for real tokens (SOT ... EOT),
-    - ``pooled``: ``B x D`` equal to open_clip's ``encode_text`` on the same
-      token ids (the causal mask makes the first ``L`` positions independent
-      of the padding, so running only ``L`` positions is exact).
+      the word features F_l of the paper,
+    - ``mask``: ``B x L`` bool, True for real tokens (SOT ... EOT).
+
+    The causal mask makes the first ``L`` positions independent of the
+    padding, so running only ``L`` positions is exact: :meth:`pool` of the
+    tokens equals open_clip's ``encode_text`` on the same ids. RISAM reads
+    the per-token features only, so CLIP's ``text_projection`` (which only
+    feeds the pooled sentence feature) stays frozen even when the tower
+    trains (Tab. 9), and no parameter goes unused in training.
 
     Args:
         model_name: an open_clip model name (``'ViT-B-16'`` width 512,
@@ -100,6 +105,8 @@ class CLIPTokenEncoder(BaseModule):
         if frozen:
             self.text.requires_grad_(False)
             self.text.eval()
+        elif self.text.text_projection is not None:
+            self.text.text_projection.requires_grad_(False)
 
     @property
     def width(self) -> int:
@@ -118,8 +125,8 @@ class CLIPTokenEncoder(BaseModule):
         ids = self.tokenizer(list(texts), context_length=self.max_tokens)
         return ids.to(self.text.token_embedding.weight.device)
 
-    def encode_ids(self, ids: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Encode ``B x L`` token ids; see the class docstring."""
+    def encode_ids(self, ids: Tensor) -> Tuple[Tensor, Tensor]:
+        """``B x L`` token ids -> ``(tokens B x L x C', mask B x L)``."""
         text = self.text
         length = ids.shape[1]
         with torch.set_grad_enabled(torch.is_grad_enabled()
@@ -131,27 +138,32 @@ class CLIPTokenEncoder(BaseModule):
                 attn_mask = attn_mask[:length, :length]
             x = text.transformer(x, attn_mask=attn_mask)
             tokens = text.ln_final(x)
-            if text.pool_type == 'eos':
-                eot = (ids == text.eos_id).int().argmax(-1)
-            else:  # CLIP's 'argmax': EOT has the largest id
-                eot = ids.argmax(-1)
-            if text.pool_type in ('argmax', 'eos'):
-                pooled = tokens[torch.arange(len(ids)), eot]
-            elif text.pool_type == 'first':
-                pooled = tokens[:, 0]
-            else:
-                pooled = tokens[:, -1]
-            proj = text.text_projection
-            if isinstance(proj, nn.Linear):
-                pooled = proj(pooled)
-            elif proj is not None:
-                pooled = pooled @ proj
         positions = torch.arange(length, device=ids.device)
-        mask = positions[None] <= eot[:, None]
-        return tokens, mask, pooled
+        mask = positions[None] <= self._eot_index(ids)[:, None]
+        return tokens, mask
 
-    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor, Tensor]:
-        """``list[str]`` -> ``(tokens B x L x C', mask B x L, pooled B x D)``."""
+    def _eot_index(self, ids: Tensor) -> Tensor:
+        if self.text.pool_type == 'eos':
+            return (ids == self.text.eos_id).int().argmax(-1)
+        return ids.argmax(-1)  # CLIP's 'argmax': EOT has the largest id
+
+    def pool(self, tokens: Tensor, ids: Tensor) -> Tensor:
+        """open_clip's sentence feature ``B x D`` (``encode_text``) from the
+        per-token features of :meth:`encode_ids`."""
+        text = self.text
+        if text.pool_type in ('argmax', 'eos'):
+            pooled = tokens[torch.arange(len(ids)), self._eot_index(ids)]
+        elif text.pool_type == 'first':
+            pooled = tokens[:, 0]
+        else:
+            pooled = tokens[:, -1]
+        proj = text.text_projection
+        if isinstance(proj, nn.Linear):
+            return proj(pooled)
+        return pooled @ proj if proj is not None else pooled
+
+    def forward(self, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+        """``list[str]`` -> ``(tokens B x L x C', mask B x L)``."""
         return self.encode_ids(self.tokenize(texts))
 
 

@@ -4,16 +4,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
 from ...registry import MODELS
-
-
-class _LayerNorm2d(nn.GroupNorm):
-    """LayerNorm over the channels of a ``B x C x H x W`` map."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__(1, channels)
 
 
 def _rescale(channels: int, scale: float) -> nn.Module:
@@ -21,7 +15,7 @@ def _rescale(channels: int, scale: float) -> nn.Module:
     if scale == 4.0:
         return nn.Sequential(
             nn.ConvTranspose2d(channels, channels // 2, 2, stride=2),
-            _LayerNorm2d(channels // 2), nn.GELU(),
+            LayerNorm2d(channels // 2), nn.GELU(),
             nn.ConvTranspose2d(channels // 2, channels // 4, 2, stride=2))
     if scale == 2.0:
         return nn.ConvTranspose2d(channels, channels // 2, 2, stride=2)
@@ -74,9 +68,9 @@ class SimpleFeaturePyramidNeck(BaseModule):
             self.levels.append(nn.Sequential(
                 _rescale(in_channels, float(s)),
                 nn.Conv2d(mid, out_channels, 1, bias=False),
-                _LayerNorm2d(out_channels),
+                LayerNorm2d(out_channels),
                 nn.Conv2d(out_channels, out_channels, 3, padding=1,
-                          bias=False), _LayerNorm2d(out_channels)))
+                          bias=False), LayerNorm2d(out_channels)))
         self.merge = nn.Sequential(
             nn.Conv2d(len(scales) * out_channels, out_channels, 3, padding=1,
                       bias=False), nn.BatchNorm2d(out_channels),

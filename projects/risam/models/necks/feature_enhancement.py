@@ -1,5 +1,5 @@
 """Feature Enhancement (FE) neck of RISAM (paper §3.2, Eq. 1-2)."""
-from typing import List, Sequence, Tuple
+from typing import List, Sequence
 
 import torch
 from torch import Tensor, nn

@@ -3,6 +3,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
 from ...registry import MODELS
@@ -16,8 +17,8 @@ class FeatureResampleAdapter(BaseModule):
     plain ViT gives. A hierarchical backbone (Swin-B, Tab. 7) gives strides
     8/16/32; this adapter maps level ``k`` (``B x C_k x H_k x W_k``) to
     ``B x C x H_r x W_r`` with ``H_r x W_r`` the size of level
-    ``ref_index`` (bilinear up, area down), then a 1x1 conv + GroupNorm(1)
-    (a LayerNorm over channels). The output tuple feeds
+    ``ref_index`` (bilinear up, area down), then a 1x1 conv + ``LayerNorm2d``
+    (each pixel normalised over its channels, as in SAM and ViTDet). The output tuple feeds
     ``risam.FeatureEnhancement`` (shallow to deep, as in the paper).
 
     Args:
@@ -37,7 +38,7 @@ class FeatureResampleAdapter(BaseModule):
         self.ref_index = ref_index
         self.projs = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, out_channels, 1),
-                          nn.GroupNorm(1, out_channels))
+                          LayerNorm2d(out_channels))
             for c in in_channels)
 
     def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:

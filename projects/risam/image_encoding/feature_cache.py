@@ -1,48 +1,42 @@
-"""On-disk cache of the frozen SAM encoder's outputs (raw block taps).
+"""On-disk cache of a frozen visual encoder's outputs (raw features).
 
 Layout of a cache directory (written by
 ``tools/analysis_tools/cache_features.py``)::
 
-    index.json         {"version": 1, "fingerprint": SAMBackbone.fingerprint(),
+    index.json         {"version": 2, "fingerprint": backbone.fingerprint(),
                         "dtype": "float16", "input_size": [S, S],
-                        "tap_shape": [T, C_e, h, w], "shards": [...],
+                        "tap_shapes": [[C_1, h_1, w_1], ...], "shards": [...],
                         "images": {img_key: [shard_idx, row]}, "mb_per_image"}
-    shard_00000.pt     one tensor, n x T x C_e x h x w (n <= shard_size)
+    shard_00000.pt     a list of T tensors, n x C_t x h_t x w_t (n <= shard_size)
 
-``img_key`` is ``str(img_id)`` (see :func:`image_key`). Shards hold plain
+The T raw maps of ``backbone.encode`` may differ in size (a Swin pyramid) or
+not (SAM's taps).
+
+``img_key`` is :func:`~.image_identity.image_key` of the sample. Shards hold plain
 tensors only, so they are read with ``torch.load(weights_only=True)``
 (memory-mapped). A cache refuses, with one line naming the directory and
-what differs, to serve a backbone whose :meth:`SAMBackbone.fingerprint`
-(encoder config, tapped blocks, sha256 of the encoder weights) or padded
-input size differs from the one it was written with.
+what differs, to serve a backbone whose ``fingerprint()`` (encoder config,
+tapped blocks, sha256 of the encoder weights) or padded input size differs
+from the one it was written with.
 """
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ['SAMFeatureCache', 'SAMFeatureCacheWriter', 'FeatureCacheMismatch',
-           'image_key']
+__all__ = ['FeatureCache', 'FeatureCacheWriter', 'FeatureCacheMismatch']
 
 INDEX = 'index.json'
+VERSION = 2
 DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16,
           'float32': torch.float32}
 
 
 class FeatureCacheMismatch(RuntimeError):
     """The cache was written by a different frozen encoder."""
-
-
-def image_key(meta: Mapping) -> Optional[str]:
-    """The identity of a sample's image: ``img_id``, else ``img_path``."""
-    if meta.get('img_id') is not None:
-        return str(meta['img_id'])
-    if meta.get('img_path') is not None:
-        return str(meta['img_path'])
-    return None
 
 
 def _first_difference(cached, model, path: str = '') -> Optional[str]:
@@ -59,12 +53,12 @@ def _first_difference(cached, model, path: str = '') -> Optional[str]:
         f'{path} (cache: {cached}, model: {model})'
 
 
-class SAMFeatureCacheWriter:
+class FeatureCacheWriter:
     """Accumulates per-image taps and writes shards + ``index.json``.
 
     Args:
         out_dir: cache directory (created).
-        fingerprint: ``SAMBackbone.fingerprint()`` of the writing model.
+        fingerprint: ``backbone.fingerprint()`` of the writing model.
         input_size: padded ``(S, S)`` the encoder saw.
         dtype: ``'float16'`` (default), ``'bfloat16'`` or ``'float32'``.
         shard_size: images per shard file.
@@ -77,22 +71,28 @@ class SAMFeatureCacheWriter:
             raise ValueError(f'dtype must be one of {list(DTYPES)}')
         os.makedirs(out_dir, exist_ok=True)
         self.out_dir = out_dir
-        self.index = dict(version=1, fingerprint=fingerprint,
+        self.index = dict(version=VERSION, fingerprint=fingerprint,
                           input_size=list(input_size), dtype=dtype,
-                          tap_shape=None, shards=[], images={})
+                          tap_shapes=None, shards=[], images={})
         self.shard_size = shard_size
-        self._pending: List[Tensor] = []
+        self._pending: List[List[Tensor]] = []
 
     def add(self, key: str, taps: Sequence[Tensor]) -> None:
-        """Store one image: ``taps`` = T tensors ``C_e x h x w``."""
+        """Store one image: ``taps`` = T tensors ``C_t x h_t x w_t``."""
         if key in self.index['images']:
             return
-        stacked = torch.stack([t.detach().cpu() for t in taps]).to(
-            DTYPES[self.index['dtype']])
-        self.index['tap_shape'] = list(stacked.shape)
+        taps = [t.detach().cpu().to(DTYPES[self.index['dtype']])
+                for t in taps]
+        shapes = [list(t.shape) for t in taps]
+        if self.index['tap_shapes'] is None:
+            self.index['tap_shapes'] = shapes
+        elif shapes != self.index['tap_shapes']:
+            raise ValueError(f'feature cache {self.out_dir}: image {key} has '
+                             f'maps {shapes}, the cache holds '
+                             f'{self.index["tap_shapes"]}')
         self.index['images'][key] = [len(self.index['shards']),
                                      len(self._pending)]
-        self._pending.append(stacked)
+        self._pending.append(taps)
         if len(self._pending) == self.shard_size:
             self._flush()
 
@@ -100,17 +100,15 @@ class SAMFeatureCacheWriter:
         if not self._pending:
             return
         name = f'shard_{len(self.index["shards"]):05d}.pt'
-        torch.save(torch.stack(self._pending), osp.join(self.out_dir, name))
+        shard = [torch.stack(level) for level in zip(*self._pending)]
+        torch.save(shard, osp.join(self.out_dir, name))
         self.index['shards'].append(name)
         self._pending = []
 
     def close(self) -> dict:
         """Write the last shard and the index; returns the index."""
         self._flush()
-        shape = self.index['tap_shape'] or [0]
-        numel = 1
-        for s in shape:
-            numel *= s
+        numel = sum(c * h * w for c, h, w in self.index['tap_shapes'] or [])
         self.index['mb_per_image'] = round(
             numel * DTYPES[self.index['dtype']].itemsize / 2**20, 3)
         with open(osp.join(self.out_dir, INDEX), 'w') as f:
@@ -118,11 +116,11 @@ class SAMFeatureCacheWriter:
         return self.index
 
 
-class SAMFeatureCache:
+class FeatureCache:
     """Read side: maps image keys to cached raw taps.
 
     Args:
-        cache_dir: a directory written by :class:`SAMFeatureCacheWriter`.
+        cache_dir: a directory written by :class:`FeatureCacheWriter`.
     """
 
     def __init__(self, cache_dir: str) -> None:
@@ -133,8 +131,13 @@ class SAMFeatureCache:
                                     'cache_features.py)')
         with open(path) as f:
             self.index = json.load(f)
+        if self.index.get('version') != VERSION:
+            raise FeatureCacheMismatch(
+                f'feature cache {cache_dir} has format version '
+                f'{self.index.get("version")}, this version reads {VERSION}; '
+                'rebuild it with tools/analysis_tools/cache_features.py')
         self.cache_dir = cache_dir
-        self._shards: Dict[int, Tensor] = {}
+        self._shards: Dict[int, List[Tensor]] = {}
         self._verified = False
 
     def __contains__(self, key: Optional[str]) -> bool:
@@ -155,7 +158,13 @@ class SAMFeatureCache:
                 'tools/analysis_tools/cache_features.py')
         self._verified = True
 
-    def _shard(self, i: int) -> Tensor:
+    def ensure_compatible(self, fingerprint: dict,
+                          input_size: Sequence[int]) -> None:
+        """:meth:`verify` on first use; later calls cost nothing."""
+        if not self._verified:
+            self.verify(fingerprint, input_size)
+
+    def _shard(self, i: int) -> List[Tensor]:
         if i not in self._shards:
             self._shards[i] = torch.load(
                 osp.join(self.cache_dir, self.index['shards'][i]),
@@ -164,14 +173,16 @@ class SAMFeatureCache:
 
     def lookup(self, keys: Sequence[str],
                device: torch.device) -> Tuple[Tensor, ...]:
-        """Taps of ``keys`` -> T tensors ``len(keys) x C_e x h x w`` (fp32).
+        """Maps of ``keys`` -> T tensors ``len(keys) x C_t x h_t x w_t``
+        (fp32).
 
         :meth:`verify` must have passed first.
         """
         if not self._verified:
             raise RuntimeError(f'feature cache {self.cache_dir}: call '
                                'verify() with the model fingerprint first')
-        rows = [self._shard(s)[r] for s, r in
-                (self.index['images'][k] for k in keys)]
-        stacked = torch.stack(rows).to(device=device, dtype=torch.float32)
-        return tuple(stacked.unbind(1))
+        where = [self.index['images'][k] for k in keys]
+        levels = len(self.index['tap_shapes'])
+        return tuple(
+            torch.stack([self._shard(s)[t][r] for s, r in where]).to(
+                device=device, dtype=torch.float32) for t in range(levels))

@@ -1,0 +1,18 @@
+"""Which samples show the same image: the one rule used everywhere."""
+from typing import Mapping, Optional
+
+__all__ = ['image_key']
+
+
+def image_key(meta: Mapping) -> Optional[str]:
+    """The identity of a sample's image: ``img_id``, else ``img_path``.
+
+    Used by the shared image encoding, the frozen-feature cache and
+    :class:`~projects.risam.datasets.ImageGroupedSampler`; ``None`` when the
+    sample names neither (such a sample is encoded on its own).
+    """
+    if meta.get('img_id') is not None:
+        return str(meta['img_id'])
+    if meta.get('img_path') is not None:
+        return str(meta['img_path'])
+    return None
