@@ -1,12 +1,14 @@
 """Value checks of the ablation modules beyond the one-step config test."""
 import torch
 
-from projects.risam.models.backbones import (FeatureResampleAdapter,
-                                             SimpleFeaturePyramidNeck)
+from segment_anything.modeling.common import LayerNorm2d
+
 from projects.risam.models.decode_heads import (MutualAwareMaskDecoder,
                                                 SAMMaskDecoderHead)
 from projects.risam.models.necks import (BidirectionalCrossModalFusion,
-                                         ConcatConvFusion)
+                                         ConcatConvFusion,
+                                         FeatureResampleAdapter,
+                                         SimpleFeaturePyramidNeck)
 
 
 def _head(**kw):
@@ -104,3 +106,25 @@ def test_pyramid_and_resample_shapes_and_values():
     assert all(o.shape == (1, 8, 4, 4) for o in outs)
     # a constant map stays constant after area/bilinear resampling
     assert torch.allclose(outs[0], outs[0][..., :1, :1].expand_as(outs[0]))
+
+
+def test_feature_pyramid_norms_are_sams_layernorm2d():
+    """ViTDet's and SAM's LayerNorm2d normalises each pixel over its
+    channels; GroupNorm(1, C) (normalising over all pixels too) is not it."""
+    torch.manual_seed(0)
+    sfp = SimpleFeaturePyramidNeck(in_channels=32, out_channels=16)
+    adapter = FeatureResampleAdapter(in_channels=[8, 16], out_channels=16)
+    modules = [*sfp.modules(), *adapter.modules()]
+    assert not any(isinstance(m, torch.nn.GroupNorm) for m in modules)
+    norms = [m for m in modules if isinstance(m, LayerNorm2d)]
+    # SFP: 1 in the x4 branch + 2 per level (4 levels); adapter: 1 per level
+    assert len(norms) == 9 + 2
+    # per-pixel statistics: every pixel has zero mean over channels
+    x = torch.randn(2, 16, 5, 7) * 3 + 1
+    y = norms[0](x)
+    assert y.mean(1).abs().max() < 1e-5
+    ref = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1), (16, ),
+                                         eps=1e-6).permute(0, 3, 1, 2)
+    torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
+    gn = torch.nn.GroupNorm(1, 16)(x)
+    assert (gn - y).abs().max() > 0.1  # the old normalisation differs

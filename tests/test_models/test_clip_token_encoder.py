@@ -89,7 +89,10 @@ def test_frozen_and_trainable_modes():
     enc.train()
     assert enc.text.training
     tokens, mask = enc(['a cat', 'two dogs on grass'])
-    tokens[mask].sum().backward()
+    # a plain sum of layer-normed features has zero gradient: weight it
+    weights = torch.randn(tokens[mask].shape,
+                          generator=torch.Generator().manual_seed(0))
+    (tokens[mask] * weights).sum().backward()
     blocks = enc.text.transformer.resblocks
     assert blocks[0].attn.in_proj_weight.grad.abs().sum() > 0
     # the projection feeds only the pooled feature: frozen, so DDP needs no
