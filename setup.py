@@ -36,7 +36,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     packages=find_namespace_packages(include=['projects.risam', 'projects.risam.*']),
     include_package_data=True,
     install_requires=parse_requirements('runtime') + parse_requirements('mminstall'),
