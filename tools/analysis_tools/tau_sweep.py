@@ -77,7 +77,7 @@ def run_config(base: Config, tau: float, iters: int, work_dir: str) -> Config:
     at the end; no checkpoint is written.
     """
     cfg = copy.deepcopy(base)
-    if cfg.model.get('neck', {}).get('type') != 'MutualAwareFusion':
+    if cfg.model.get('neck', {}).get('type') != 'risam.MutualAwareFusion':
         raise ValueError('tau sweep needs a MutualAwareFusion neck')
     cfg.model.neck.tau = tau
     cfg.work_dir = work_dir
