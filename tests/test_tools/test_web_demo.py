@@ -129,7 +129,10 @@ def test_browser_two_sentences_and_an_empty_one(refshapes_root,
                 '--disable-gpu', '--window-size=1280,2000'):
         options.add_argument(arg)
     driver_path = shutil.which('chromedriver')
-    service = Service(executable_path=driver_path) if driver_path else None
+    # never let selenium fetch a driver from the network
+    assert driver_path, ('chromium found but no chromedriver on PATH '
+                         '(apt-get install chromium-driver)')
+    service = Service(executable_path=driver_path)
     with _server(tiny_checkpoint, tmp_path) as url:
         driver = webdriver.Chrome(options=options, service=service)
         try:
