@@ -118,7 +118,8 @@ def read_folder(folder: str, sentences_file: str) -> List[Job]:
     names = sorted(n for n in os.listdir(folder)
                    if n.lower().endswith(IMAGE_EXTENSIONS))
     if not names:
-        raise InputError(f'{folder}: no images ({", ".join(IMAGE_EXTENSIONS)})')
+        raise InputError(f'{folder}: no images '
+                         f'({", ".join(IMAGE_EXTENSIONS)})')
     return [(n, osp.join(folder, n), list(sentences)) for n in names]
 
 

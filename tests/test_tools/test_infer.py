@@ -85,8 +85,9 @@ def test_infer_rle_equals_demo_and_resume_redoes_only_missing(
                     entry['sentence']) == (f'images/{image.name}', i, sentence)
             assert (entry['height'], entry['width']) == (h, w)
             mask = mask_utils.decode(entry['segmentation'])
-            demo_mask = cv2.imread(str(demo_out / f'{image.stem}_{i}_mask.png'),
-                                   cv2.IMREAD_GRAYSCALE) // 255
+            demo_mask = cv2.imread(
+                str(demo_out / f'{image.stem}_{i}_mask.png'),
+                cv2.IMREAD_GRAYSCALE) // 255
             np.testing.assert_array_equal(mask, demo_mask)
             assert entry['area'] == int(mask.sum())
             prob = expected[i].seg_logits.data[0].sigmoid().numpy()

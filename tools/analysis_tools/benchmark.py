@@ -37,11 +37,13 @@ weights (random init; no files are read), so machine load affects both:
   tower, fusion, decoder; 7 sentences) under onnxruntime / the same module
   in PyTorch eager, same inputs, SAM ViT-B model at ``--onnx-size``.
 
-The RISAM models of the shared/cache ratios use the vit_b encoder (at ``--model-size`` for the shared
-ratio, ``--cache-size`` for the cache ratio) with the tiny config's text
-encoder, fusion and decoder, so the non-encoder work is small; with the
-paper's CLIP/decoder sizes it is still < 1% of a ViT-H forward. ``--quick`` shrinks everything
-(for tests: checks keys and sanity, not speed).
+The RISAM models of the shared/cache ratios use the vit_b encoder (at
+``--model-size`` for the shared ratio, ``--cache-size`` for the cache ratio)
+with the tiny config's text encoder, fusion and decoder, so the non-encoder
+work is small; with the paper's CLIP/decoder sizes it is still < 1% of a
+ViT-H forward. ``--quick`` shrinks everything (for tests: checks keys and
+sanity, not speed). ``--only`` runs some groups (shared, encoder, cache,
+interactive).
 """
 import argparse
 import copy
@@ -280,7 +282,7 @@ def bench_second_sentence(name: str, quick: bool,
     inferencer.segment(embedding, [SENTENCES[1]])  # warm-up
 
     def first():
-        inferencer._cache.clear()
+        inferencer.clear_cache()
         inferencer.segment(inferencer.encode(img)[0], [SENTENCES[0]])
 
     def further():

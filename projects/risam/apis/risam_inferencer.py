@@ -149,6 +149,10 @@ class RISAMInferencer:
                 self._cache.popitem(last=False)
         return embedding, False
 
+    def clear_cache(self) -> None:
+        """Forget every cached image embedding."""
+        self._cache.clear()
+
     def segment(self, embedding: ImageEmbedding,
                 texts: Sequence[str]) -> List[SegDataSample]:
         """Masks of an encoded image for every sentence in ``texts``:
@@ -209,7 +213,8 @@ class RISAMInferencer:
         predictions, visualization = [], []
         for k, item in enumerate(items):
             texts = [str(t) for t in item['texts']]
-            samples = self.predict(item['img'], texts)
+            img = read_image(item['img'])
+            samples = self.predict(img, texts)
             preds, vis = [], []
             for i, (text, sample) in enumerate(zip(texts, samples)):
                 mask = sample.pred_sem_seg.data[0]
@@ -217,8 +222,7 @@ class RISAMInferencer:
                     text=text, sem_seg=mask.cpu().numpy().astype(np.uint8),
                     score=mask_score(sample.seg_logits.data, mask)))
                 if return_vis or out_dir:
-                    vis.append(overlay(read_image(item['img']),
-                                       mask.cpu().numpy(), text))
+                    vis.append(overlay(img, mask.cpu().numpy(), text))
             predictions.append(preds)
             visualization.append(vis)
             if out_dir:
