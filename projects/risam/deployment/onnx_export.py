@@ -30,7 +30,8 @@ from torch import Tensor, nn
 
 from mmseg.structures import SegDataSample
 
-from ..models.backbones.sam_sdpa_attention import SAMSDPAttention
+from ..models.backbones.base_visual_backbone import BaseVisualBackbone
+from ..models.layers.sam_sdpa_attention import SAMSDPAttention
 
 ENCODER_FILE = 'image_encoder.onnx'
 DECODER_FILE = 'prompt_decoder.onnx'
@@ -68,7 +69,7 @@ class ImageEncoderGraph(nn.Module):
 
     def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
         bb = self.backbone
-        if hasattr(bb, 'encode') and hasattr(bb, 'enhance'):
+        if isinstance(bb, BaseVisualBackbone):
             return tuple(bb.enhance(bb.encode(image)))
         return tuple(bb(image))
 
@@ -86,7 +87,7 @@ class PromptDecoderGraph(nn.Module):
     def forward(self, token_ids: Tensor, *features: Tensor) -> Tensor:
         n = token_ids.shape[0]
         visual = tuple(f.expand(n, -1, -1, -1) for f in features)
-        tokens, mask, _ = self.text_encoder.encode_ids(token_ids)
+        tokens, mask = self.text_encoder.encode_ids(token_ids)
         lav, val = self.neck(visual, tokens, mask)
         return self.decode_head(lav, val, mask)
 
