@@ -41,9 +41,11 @@ setup(
     include_package_data=True,
     install_requires=parse_requirements('runtime') + parse_requirements('mminstall'),
     extras_require={
-        'tests': parse_requirements('tests'),
+        'tests': parse_requirements('tests') + parse_requirements('demo'),
+        'demo': parse_requirements('demo'),
         'optional': parse_requirements('optional'),
-        'all': parse_requirements('tests') + parse_requirements('optional'),
+        'all': parse_requirements('tests') + parse_requirements('demo') +
+        parse_requirements('optional'),
     },
     zip_safe=False,
 )

@@ -46,3 +46,6 @@ step "pictures"
   --out "$WORK_DIR/predictions.png" --cfg-options "${OPTS[@]}"
 
 step "done: $WORK_DIR/{metrics.json,metrics_language_blind.json,training_curves.png,predictions.png}"
+echo
+echo "Try the model on your own images in the browser (http://127.0.0.1:7860):"
+echo "  $PYTHON tools/web_demo.py $CONFIG $CKPT"

@@ -11,6 +11,9 @@ from .conftest import REPO
 
 KEYS = ('shared_encoding_speedup', 'encoder_time_ratio',
         'encoder_memory_ratio', 'encoder_max_abs_diff', 'cache_train_speedup')
+INTERACTIVE_KEYS = ('second_sentence_time_ratio_tiny',
+                    'second_sentence_time_ratio_vit_b',
+                    'onnx_decoder_time_ratio')
 
 
 @pytest.mark.slow
@@ -28,3 +31,7 @@ def test_benchmark_quick_json(tmp_path):
     assert res['shared_identical_predictions'] is True
     for k in KEYS[:3] + KEYS[4:]:
         assert 0 < res[k] < 100, (k, res[k])
+    for k in INTERACTIVE_KEYS:
+        assert isinstance(res[k], float) and 0 < res[k] < 100, (k, res[k])
+        assert k in proc.stdout
+    assert res['onnx_decoder_max_abs_diff'] <= 1e-3

@@ -25,11 +25,27 @@ weights (random init; no files are read), so machine load affects both:
   iteration reading the encoder outputs from a feature cache, at
   ``--cache-size`` (default 1024, the paper's input).
 
-The RISAM models use the vit_b encoder (at ``--model-size`` for the shared
-ratio, ``--cache-size`` for the cache ratio) with the tiny config's text
-encoder, fusion and decoder, so the non-encoder work is small; with the
-paper's CLIP/decoder sizes it is still < 1% of a ViT-H forward. ``--quick`` shrinks everything
-(for tests: checks keys and sanity, not speed).
+* ``second_sentence_time_ratio_tiny``, ``second_sentence_time_ratio_vit_b``:
+  interactive speed (web demo, :class:`RISAMInferencer`): on one image, the
+  time of a further sentence (the cached image embedding, text tower,
+  fusion and decoder) / the time of the first (preprocessing, encoder and
+  the same decoding), with the tiny demo model (128 px) and with the SAM
+  ViT-B model (``_base_/models/risam_sam-vit-b.py``: SAM ViT-B encoder,
+  CLIP ViT-B/16 text tower; random weights; 1024 px). Target for vit_b:
+  <= 0.10.
+* ``onnx_decoder_time_ratio``: the exported prompt-decoder graph (text
+  tower, fusion, decoder; 7 sentences) under onnxruntime / the same module
+  in PyTorch eager, same inputs, SAM ViT-B model at ``--onnx-size`` (512
+  by default: the graph materialises the decoder's attention over the
+  ``(S/16)^2`` visual tokens, ~0.5 GB per sentence and layer at 1024 px).
+
+The RISAM models of the shared/cache ratios use the vit_b encoder (at
+``--model-size`` for the shared ratio, ``--cache-size`` for the cache ratio)
+with the tiny config's text encoder, fusion and decoder, so the non-encoder
+work is small; with the paper's CLIP/decoder sizes it is still < 1% of a
+ViT-H forward. ``--quick`` shrinks everything (for tests: checks keys and
+sanity, not speed). ``--only`` runs some groups (shared, encoder, cache,
+interactive).
 """
 import argparse
 import copy
@@ -50,6 +66,10 @@ from segment_anything.modeling import ImageEncoderViT
 from torch import nn
 
 import projects.risam  # noqa: F401
+from projects.risam.apis import RISAMInferencer
+from projects.risam.deployment import ONNXRISAM, export_onnx
+from projects.risam.deployment.onnx_export import (PromptDecoderGraph,
+                                                   _export_mode)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from projects.risam.models.backbones.sam_backbone import SAM_ARCHS
@@ -58,6 +78,9 @@ from projects.risam.models.layers.sam_sdpa_attention import \
     swap_sam_attention
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
+DEMO = 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
+VIT_B_MODEL = 'configs/risam/_base_/models/risam_sam-vit-b.py'
+VIT_B_LEAF = 'configs/risam/risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py'
 QUICK_ARCH = dict(embed_dim=64, depth=4, num_heads=2,
                   global_attn_indexes=(0, 1, 2, 3))
 SENTENCES = ['the red square', 'the big circle on the left', 'blue one',
@@ -229,6 +252,91 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
                 cache_iter_time_s=dict(live=times[0], cached=times[1]))
 
 
+def interactive_config(name: str, quick: bool) -> Config:
+    """Full config (model + test pipeline) of the tiny demo model, or of
+    the SAM ViT-B model with random weights (``quick``: the demo model
+    with the quick encoder at 64 px stands in for it)."""
+    if name == 'tiny':
+        return Config.fromfile(DEMO)
+    if quick:
+        cfg = Config.fromfile(DEMO)
+        cfg.model.backbone.arch = dict(QUICK_ARCH, img_size=64,
+                                       patch_size=16, window_size=14)
+        return cfg
+    cfg = Config.fromfile(VIT_B_LEAF)
+    cfg.model = Config.fromfile(VIT_B_MODEL).model
+    cfg.model.backbone.checkpoint = None
+    cfg.model.text_encoder.pretrained = None
+    return cfg
+
+
+def bench_second_sentence(name: str, quick: bool,
+                          reps: int) -> Tuple[float, Dict[str, float],
+                                              RISAMInferencer]:
+    """Time of a further sentence on an encoded image / time of the first
+    sentence on a new image (encode + decode), with the inferencer."""
+    torch.manual_seed(0)
+    inferencer = RISAMInferencer(interactive_config(name, quick))
+    size = inferencer.model.data_preprocessor.test_cfg['size']
+    img = torch.randint(0, 256, (size[0] * 3 // 4, size[1], 3),
+                        dtype=torch.uint8).numpy()
+    embedding, _ = inferencer.encode(img)
+    inferencer.segment(embedding, [SENTENCES[1]])  # warm-up
+
+    def first():
+        inferencer.clear_cache()
+        inferencer.segment(inferencer.encode(img)[0], [SENTENCES[0]])
+
+    def further():
+        inferencer.segment(embedding, [SENTENCES[1]])
+
+    t_first, t_further = _interleaved(first, further, reps)
+    return t_further / t_first, dict(first=t_first, further=t_further), \
+        inferencer
+
+
+def bench_onnx_decoder(inferencer: RISAMInferencer, size: int,
+                       reps: int) -> Dict[str, float]:
+    """onnxruntime / PyTorch eager time of the prompt-decoder graph."""
+    model = inferencer.model
+    image = torch.randn(1, 3, size, size)
+    ids = model.text_encoder.tokenize(SENTENCES)
+    with tempfile.TemporaryDirectory() as out_dir:
+        export_onnx(model, out_dir, image=image, graphs=('decoder', ))
+        runtime = ONNXRISAM(out_dir)
+        decoder = PromptDecoderGraph(model=model).eval()
+        with _export_mode():  # only for the features (no grad)
+            features = tuple(model.extract_visual(image))
+        np_features = [f.numpy() for f in features]
+        np_ids = ids.numpy()
+
+        def eager():
+            with torch.no_grad():
+                return decoder(ids, *features)
+
+        def onnx():
+            return runtime.decode(np_features, np_ids)
+
+        diff = float((eager() - torch.from_numpy(onnx())).abs().max())
+        t_eager, t_onnx = _interleaved(eager, onnx, reps)
+    return dict(onnx_decoder_time_ratio=t_onnx / t_eager,
+                onnx_decoder_max_abs_diff=diff,
+                onnx_decoder_time_s=dict(torch_eager=t_eager,
+                                         onnxruntime=t_onnx))
+
+
+def bench_interactive(quick: bool, onnx_size: int,
+                      reps: int) -> Dict[str, float]:
+    res = {}
+    for name in ('tiny', 'vit_b'):
+        ratio, times, inferencer = bench_second_sentence(name, quick, reps)
+        res[f'second_sentence_time_ratio_{name}'] = ratio
+        res[f'second_sentence_time_s_{name}'] = times
+    res.update(bench_onnx_decoder(inferencer, 64 if quick else onnx_size,
+                                  reps))
+    return res
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--json', help='write the results here')
@@ -240,6 +348,11 @@ def main() -> None:
                         help='RISAM input for the shared/cache ratios')
     parser.add_argument('--cache-size', type=int, default=1024,
                         help='RISAM input for the cache ratio')
+    parser.add_argument('--onnx-size', type=int, default=512,
+                        help='input size behind the ONNX decoder ratio')
+    parser.add_argument('--only', nargs='+',
+                        choices=['shared', 'encoder', 'cache', 'interactive'],
+                        help='run only these groups (default: all)')
     parser.add_argument('--reps', type=int, default=2,
                         help='timed repetitions per path (best of)')
     parser.add_argument('--_memory-worker', dest='memory_worker',
@@ -257,20 +370,30 @@ def main() -> None:
                            cache_size=cache_size,
                            reps=args.reps, threads=torch.get_num_threads(),
                            loadavg=os.getloadavg()[0]))
-    for name, fn, s in (('shared', bench_shared, model_size),
-                        ('encoder', bench_encoder, size),
-                        ('cache', bench_cache, cache_size)):
+    groups = (('shared', partial(bench_shared, arch, model_size)),
+              ('encoder', partial(bench_encoder, arch, size)),
+              ('cache', partial(bench_cache, arch, cache_size)),
+              ('interactive', partial(bench_interactive, args.quick,
+                                      args.onnx_size)))
+    for name, fn in groups:
+        if args.only and name not in args.only:
+            continue
         start = time.perf_counter()
-        res.update(fn(arch, s, args.reps))
+        res.update(fn(args.reps))
         print(f'[{name}] done in {time.perf_counter() - start:.1f} s',
               flush=True)
     keys = ('shared_encoding_speedup', 'encoder_time_ratio',
             'encoder_memory_ratio', 'encoder_max_abs_diff',
-            'cache_train_speedup')
-    print(f'{"metric":<26}{"value":>12}')
+            'cache_train_speedup', 'second_sentence_time_ratio_tiny',
+            'second_sentence_time_ratio_vit_b', 'onnx_decoder_time_ratio',
+            'onnx_decoder_max_abs_diff')
+    print(f'{"metric":<34}{"value":>12}')
     for k in keys:
-        print(f'{k:<26}{res[k]:>12.4g}')
-    print(f'shared_identical_predictions: {res["shared_identical_predictions"]}')
+        if k in res:
+            print(f'{k:<34}{res[k]:>12.4g}')
+    if 'shared_identical_predictions' in res:
+        print('shared_identical_predictions: '
+              f'{res["shared_identical_predictions"]}')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(res, f, indent=2)

@@ -6,7 +6,7 @@ and decoder run per sentence (``RISAM.extract_visual`` is shared).
 import copy
 import os.path as osp
 from pathlib import Path
-from typing import List, Sequence, Union
+from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -77,6 +77,48 @@ def _test_pipeline(cfg: Config) -> Compose:
     return Compose(steps)
 
 
+def prepare_image(model: torch.nn.Module,
+                  img: Union[str, np.ndarray]) -> Tuple[torch.Tensor, dict]:
+    """Run the config's test pipeline and the data preprocessor on ``img``.
+
+    Args:
+        model: a RISAM model from :func:`init_refer_model`.
+        img: image path, or a BGR ``H x W x 3`` uint8 array.
+
+    Returns:
+        ``(inputs 1 x 3 x S x S, metainfo)``: the normalised, padded model
+        input and its metainfo (``ori_shape``, ``img_shape``, ...).
+    """
+    pipeline = _test_pipeline(model.cfg)
+    if isinstance(img, np.ndarray):
+        results = dict(img=img, img_path=None,
+                       ori_shape=img.shape[:2], img_shape=img.shape[:2])
+        pipeline = Compose([t for t in pipeline.transforms
+                            if type(t).__name__ != 'LoadImageFromFile'])
+    else:
+        results = dict(img_path=str(img))
+    packed = pipeline(dict(results, text=''))
+    data = model.data_preprocessor(
+        dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]),
+        training=False)
+    return data['inputs'], dict(data['data_samples'][0].metainfo)
+
+
+@torch.no_grad()
+def segment_visual(model: torch.nn.Module, visual: Sequence[torch.Tensor],
+                   metainfo: dict,
+                   texts: Sequence[str]) -> List[SegDataSample]:
+    """Segment an encoded image (``model.extract_visual`` of one image,
+    each ``1 x C x h x w``) for every sentence in ``texts``."""
+    if not texts:
+        raise ValueError('need at least one sentence')
+    samples = [SegDataSample(metainfo=dict(metainfo, text=text))
+               for text in texts]
+    visual = tuple(v.expand(len(texts), *v.shape[1:]) for v in visual)
+    logits = model.decode(visual, model.extract_text(list(texts)))
+    return model.postprocess_result(logits, samples)
+
+
 @torch.no_grad()
 def inference_refer(model: torch.nn.Module, img: Union[str, np.ndarray],
                     texts: Sequence[str]) -> List[SegDataSample]:
@@ -93,24 +135,6 @@ def inference_refer(model: torch.nn.Module, img: Union[str, np.ndarray],
     """
     if not texts:
         raise ValueError('inference_refer needs at least one sentence')
-    pipeline = _test_pipeline(model.cfg)
-    if isinstance(img, np.ndarray):
-        results = dict(img=img, img_path=None,
-                       ori_shape=img.shape[:2], img_shape=img.shape[:2])
-        pipeline = Compose([t for t in pipeline.transforms
-                            if type(t).__name__ != 'LoadImageFromFile'])
-    else:
-        results = dict(img_path=str(img))
-    packed = pipeline(dict(results, text=texts[0]))
-    data = model.data_preprocessor(
-        dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]),
-        training=False)
-    template = data['data_samples'][0]
-    samples = []
-    for text in texts:
-        sample = SegDataSample(metainfo=dict(template.metainfo, text=text))
-        samples.append(sample)
-    visual = model.extract_visual(data['inputs'])  # once for all sentences
-    visual = tuple(v.expand(len(texts), *v.shape[1:]) for v in visual)
-    logits = model.decode(visual, model.extract_text(list(texts)))
-    return model.postprocess_result(logits, samples)
+    inputs, metainfo = prepare_image(model, img)
+    visual = model.extract_visual(inputs)  # once for all sentences
+    return segment_visual(model, visual, metainfo, texts)

@@ -70,7 +70,8 @@ class MutualAwareAttention(nn.Module):
         relevant = torch.sigmoid(scores.detach()) >= self.tau
         allowed = relevant & valid
         empty_row = ~allowed.any(dim=-1, keepdim=True)
-        return torch.where(empty_row, valid, allowed)
+        # bool algebra rather than torch.where: onnxruntime has no bool Where
+        return (empty_row & valid) | allowed
 
     def forward(self, visual: Tensor, text: Tensor,
                 mask: Tensor) -> Tuple[Tensor, Tensor]:

@@ -1,0 +1,105 @@
+"""ONNX export: both graphs under onnxruntime against PyTorch."""
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmseg.registry import MODELS
+from projects.risam.apis import init_refer_model, prepare_image
+from projects.risam.deployment import (ONNXRISAM, check_onnx, export_onnx,
+                                       passes)
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
+VIT_B = REPO / 'configs/risam/_base_/models/risam_sam-vit-b.py'
+TEXTS = ['the red shape', 'the biggest one on the left', 'top right',
+         'the small blue circle']
+
+
+def _median_threshold(model, image, texts):
+    """A threshold that splits the PyTorch probabilities in half, so that
+    the mask comparison is between non-trivial masks (random weights)."""
+    with torch.no_grad():
+        visual = tuple(v.expand(len(texts), -1, -1, -1)
+                       for v in model.extract_visual(image))
+        logits = model.decode(visual, model.extract_text(texts))
+    return float(logits.sigmoid().median())
+
+
+def test_tiny_export_passes_its_onnxruntime_check(tmp_path):
+    init_default_scope('mmseg')
+    torch.manual_seed(1)
+    model = MODELS.build(Config.fromfile(str(TINY)).model)
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    out = tmp_path / 'onnx'
+    argv = sys.argv
+    sys.argv = ['export_onnx.py', str(TINY), str(ckpt), '--out', str(out)]
+    try:
+        runpy.run_path(str(REPO / 'tools/deployment/export_onnx.py'),
+                       run_name='__main__')
+    finally:
+        sys.argv = argv
+    meta = json.loads((out / 'risam_onnx.json').read_text())
+    assert meta['input_size'] == [128, 128] and meta['max_tokens'] == 17
+    assert meta['features'] == [[64, 16, 16]]
+
+    # the same files, checked again on masks that are not all-on/all-off,
+    # with another number of sentences than the traced two
+    model = init_refer_model(str(TINY), str(ckpt))
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (100, 128, 3), np.uint8)
+    image, metainfo = prepare_image(model, img)
+    model.threshold = _median_threshold(model, image, TEXTS)
+    figures = check_onnx(model, str(out), image=image, metainfo=metainfo,
+                         texts=TEXTS)
+    print(figures)
+    assert passes(figures)
+    assert figures['num_sentences'] == 4
+    assert figures['encoder_max_abs_diff'] < 1e-4
+    total = len(TEXTS) * 100 * 128
+    assert 0.2 * total < figures['mask_pixels'] < 0.8 * total
+
+    # a second run refuses to overwrite the export
+    sys.argv = ['export_onnx.py', str(TINY), str(ckpt), '--out', str(out)]
+    try:
+        with pytest.raises(SystemExit, match='exists'):
+            runpy.run_path(str(REPO / 'tools/deployment/export_onnx.py'),
+                           run_name='__main__')
+    finally:
+        sys.argv = argv
+
+
+@pytest.mark.slow
+def test_sam_vit_b_architecture_export(tmp_path):
+    """The paper's ViT-B model (SAM ViT-B encoder, CLIP ViT-B/16 text tower,
+    random weights) at a 256 px input to keep the test short."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(VIT_B)).model
+    cfg.backbone.checkpoint = None
+    cfg.text_encoder.pretrained = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg).eval()
+    with torch.no_grad():  # SAM inits its rel-pos tables to zero
+        for name, p in model.backbone.named_parameters():
+            if 'rel_pos' in name:
+                p.normal_(0, 0.1)
+    size = 256
+    image = torch.randn(1, 3, size, size)
+    image[..., 192:, :] = 0  # bottom padding of a 256 x 192 image
+    metainfo = dict(ori_shape=(192, 256), img_shape=(192, 256),
+                    pad_shape=(size, size), batch_input_shape=(size, size))
+    export_onnx(model, str(tmp_path), image=image)
+    model.threshold = _median_threshold(model, image, TEXTS[:3])
+    figures = check_onnx(model, str(tmp_path), image=image,
+                         metainfo=metainfo, texts=TEXTS[:3])
+    print(figures)
+    assert passes(figures)
+    runtime = ONNXRISAM(str(tmp_path))
+    assert runtime.decoder.get_inputs()[0].shape[0] == 'num_sentences'

@@ -1,0 +1,190 @@
+"""tools/infer.py and RISAMInferencer: COCO RLE results, resume, interrupts."""
+import json
+import runpy
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from projects.risam.apis import RISAMInferencer, inference_refer, \
+    init_refer_model
+
+from .conftest import DEMO_CONFIG, REPO
+
+SENTENCES = ['the red shape', 'the leftmost shape', 'the biggest circle']
+
+
+def _tool(name, *args) -> str:
+    """Run tools/<name> in-process; return its exit message ('' = ok)."""
+    argv = sys.argv
+    sys.argv = [name, *map(str, args)]
+    try:
+        runpy.run_path(str(REPO / 'tools' / name), run_name='__main__')
+    except SystemExit as e:
+        return str(e.code or '')
+    finally:
+        sys.argv = argv
+    return ''
+
+
+@pytest.fixture
+def jsonl(refshapes_root, tmp_path):
+    """3 val images x 3 sentences, paths relative to the JSONL's folder."""
+    images = sorted((refshapes_root / 'images').glob('*.png'))[8:11]
+    path = refshapes_root / f'input_{tmp_path.name}.jsonl'
+    path.write_text(''.join(
+        json.dumps(dict(image=f'images/{p.name}', sentences=SENTENCES)) + '\n'
+        for p in images))
+    yield path, images
+    path.unlink()
+
+
+def _record_calls(monkeypatch):
+    calls = dict(encode=0, texts=[])
+    encode, segment = RISAMInferencer.encode, RISAMInferencer.segment
+
+    def counted_encode(self, img):
+        out = encode(self, img)
+        calls['encode'] += not out[1]
+        return out
+
+    def recorded_segment(self, embedding, texts):
+        calls['texts'].append(list(texts))
+        return segment(self, embedding, texts)
+
+    monkeypatch.setattr(RISAMInferencer, 'encode', counted_encode)
+    monkeypatch.setattr(RISAMInferencer, 'segment', recorded_segment)
+    return calls
+
+
+def test_infer_rle_equals_demo_and_resume_redoes_only_missing(
+        jsonl, tiny_checkpoint, tmp_path, monkeypatch):
+    path, images = jsonl
+    out = tmp_path / 'results.json'
+    calls = _record_calls(monkeypatch)
+    assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path,
+                 '--out', out) == ''
+    assert calls['encode'] == 3  # one encoder pass per image
+    assert calls['texts'] == [SENTENCES] * 3
+    doc = json.loads(out.read_text())
+    entries = doc['results']
+    assert len(entries) == 9 and doc['threshold'] == 0.35
+
+    model = init_refer_model(str(DEMO_CONFIG), str(tiny_checkpoint))
+    for k, image in enumerate(images):
+        demo_out = tmp_path / f'demo{k}'
+        assert _tool('demo.py', image, *SENTENCES, DEMO_CONFIG,
+                     tiny_checkpoint, '--out', demo_out) == ''
+        expected = inference_refer(model, str(image), SENTENCES)
+        h, w = cv2.imread(str(image)).shape[:2]
+        for i, sentence in enumerate(SENTENCES):
+            entry = entries[3 * k + i]
+            assert (entry['image'], entry['sentence_id'],
+                    entry['sentence']) == (f'images/{image.name}', i, sentence)
+            assert (entry['height'], entry['width']) == (h, w)
+            mask = mask_utils.decode(entry['segmentation'])
+            demo_mask = cv2.imread(
+                str(demo_out / f'{image.stem}_{i}_mask.png'),
+                cv2.IMREAD_GRAYSCALE) // 255
+            np.testing.assert_array_equal(mask, demo_mask)
+            assert entry['area'] == int(mask.sum())
+            prob = expected[i].seg_logits.data[0].sigmoid().numpy()
+            want = float(prob[mask > 0].mean()) if mask.any() else 0.0
+            assert entry['score'] == pytest.approx(want, abs=1e-6)
+    assert any(e['area'] > 0 for e in entries)
+
+    # without --resume/--overwrite an existing --out is refused, untouched
+    before = out.read_bytes()
+    message = _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path,
+                    '--out', out)
+    assert 'exists' in message and '--resume' in message
+    assert out.read_bytes() == before
+
+    # delete two entries; --resume redoes exactly those two
+    doc['results'] = [e for k, e in enumerate(entries) if k not in (1, 8)]
+    out.write_text(json.dumps(doc))
+    calls.update(encode=0, texts=[])
+    assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path,
+                 '--out', out, '--resume') == ''
+    assert calls['encode'] == 2
+    assert calls['texts'] == [[SENTENCES[1]], [SENTENCES[2]]]
+    assert json.loads(out.read_text())['results'] == entries
+
+
+def test_infer_interrupted_run_keeps_finished_images(
+        jsonl, tiny_checkpoint, tmp_path, monkeypatch):
+    path, images = jsonl
+    out = tmp_path / 'results.json'
+    segment = RISAMInferencer.segment
+    seen = []
+
+    def interrupted(self, embedding, texts):
+        seen.append(texts)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return segment(self, embedding, texts)
+
+    monkeypatch.setattr(RISAMInferencer, 'segment', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path, '--out', out)
+    entries = json.loads(out.read_text())['results']
+    assert [(e['image'], e['sentence_id']) for e in entries] == [
+        (f'images/{images[0].name}', i) for i in range(3)]
+    assert not list(tmp_path.glob('.infer-*'))  # no temporary left behind
+
+
+def test_infer_folder_input_and_clear_errors(refshapes_root, tiny_checkpoint,
+                                             tmp_path):
+    folder = tmp_path / 'imgs'
+    folder.mkdir()
+    image = sorted((refshapes_root / 'images').glob('*.png'))[8]
+    (folder / image.name).write_bytes(image.read_bytes())
+    sentences = tmp_path / 'sentences.txt'
+    sentences.write_text('the red shape\n\nthe blue shape\n')
+    out = tmp_path / 'r.json'
+    assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, folder,
+                 '--sentences', sentences, '--out', out) == ''
+    entries = json.loads(out.read_text())['results']
+    assert [(e['image'], e['sentence']) for e in entries] == [
+        (image.name, 'the red shape'), (image.name, 'the blue shape')]
+
+    bad = tmp_path / 'bad.jsonl'
+    bad.write_text('{"image": "nope.png", "sentences": ["x"]}\n')
+    message = _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, bad,
+                    '--out', tmp_path / 'x.json')
+    assert 'image not found' in message and 'nope.png' in message
+    bad.write_text('{"image": "a.png"\n')
+    message = _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, bad,
+                    '--out', tmp_path / 'x.json')
+    assert 'line 1' in message and 'not JSON' in message
+    message = _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, folder,
+                    '--out', tmp_path / 'x.json')
+    assert '--sentences' in message
+    assert not (tmp_path / 'x.json').exists()
+
+
+def test_inferencer_call_reuses_the_image_embedding(refshapes_root,
+                                                    tiny_checkpoint,
+                                                    tmp_path):
+    image = sorted((refshapes_root / 'images').glob('*.png'))[8]
+    inferencer = RISAMInferencer(str(DEMO_CONFIG), str(tiny_checkpoint))
+    first = inferencer(dict(img=str(image), texts=SENTENCES[:1]),
+                       out_dir=str(tmp_path / 'o'))
+    again = inferencer(dict(img=cv2.imread(str(image)), texts=SENTENCES))
+    assert inferencer.num_encoded == 1  # same pixels: the cache answered
+    expected = inference_refer(inferencer.model, str(image), SENTENCES)
+    for pred, want in zip(again['predictions'], expected):
+        np.testing.assert_array_equal(pred['sem_seg'],
+                                      want.pred_sem_seg.data[0].numpy())
+    np.testing.assert_array_equal(first['predictions'][0]['sem_seg'],
+                                  again['predictions'][0]['sem_seg'])
+    saved = cv2.imread(str(tmp_path / 'o/pred' / f'{image.stem}_0.png'),
+                       cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(saved // 255,
+                                  again['predictions'][0]['sem_seg'])
+    assert (tmp_path / 'o/vis' / f'{image.stem}_0.png').exists()
+    with pytest.raises(FileExistsError, match='exists'):
+        inferencer(dict(img=str(image), texts=SENTENCES[:1]),
+                   out_dir=str(tmp_path / 'o'))

@@ -1,0 +1,184 @@
+"""tools/web_demo.py: the click handler, and the page in headless Chromium."""
+import contextlib
+import os
+import runpy
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from projects.risam.apis import RISAMInferencer, inference_refer
+from projects.risam.visualization import overlay
+
+from .conftest import DEMO_CONFIG, REPO
+
+web_demo = runpy.run_path(str(REPO / 'tools/web_demo.py'))
+SENTENCES = ['the red shape', 'the leftmost shape']
+
+
+def _image(root):
+    return sorted((root / 'images').glob('*.png'))[8]  # first val image
+
+
+def _rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def test_session_encodes_once_and_says_when_nothing_matches(
+        refshapes_root, tiny_checkpoint, tmp_path):
+    image = _image(refshapes_root)
+    inferencer = RISAMInferencer(str(DEMO_CONFIG), str(tiny_checkpoint))
+    session = web_demo['DemoSession'](inferencer=inferencer,
+                                      out_dir=str(tmp_path))
+    gallery, files, status = session.segment(_rgb(image),
+                                             '\n'.join(SENTENCES))
+    assert status.startswith('Image encoded in')
+    expected = inference_refer(inferencer.model, str(image), SENTENCES)
+    bgr = cv2.imread(str(image))
+    for (picture, caption), path, text, want in zip(gallery, files,
+                                                    SENTENCES, expected):
+        mask = want.pred_sem_seg.data[0].numpy()
+        np.testing.assert_array_equal(
+            picture, cv2.cvtColor(overlay(bgr, mask, text),
+                                  cv2.COLOR_BGR2RGB))
+        np.testing.assert_array_equal(
+            cv2.imread(path, cv2.IMREAD_GRAYSCALE), mask * 255)
+        assert text in caption
+
+    # another sentence on the same image: the encoder does not run again
+    _, _, status = session.segment(_rgb(image), 'the blue shape')
+    assert status.startswith('Image embedding reused')
+    assert inferencer.num_encoded == 1
+
+    inferencer.model.threshold = 1.0  # sigmoid never exceeds it: empty
+    gallery, _, status = session.segment(_rgb(image), 'the purple star')
+    assert 'nothing in the image matches' in gallery[0][1]
+    assert 'nothing in the image matches' in status
+    assert session.segment(_rgb(image), '  \n ')[2] == web_demo['NO_SENTENCE']
+    assert session.segment(None, 'x')[2] == web_demo['NO_IMAGE']
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _chromium():
+    for name in ('chromium', 'chromium-browser', 'google-chrome'):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@contextlib.contextmanager
+def _server(tiny_checkpoint, tmp_path):
+    """Run tools/web_demo.py in a subprocess; yield its URL."""
+    port = _free_port()
+    log = open(tmp_path / 'server.log', 'w+')
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / 'tools/web_demo.py'), str(DEMO_CONFIG),
+         str(tiny_checkpoint), '--port', str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path))
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    log.seek(0)
+                    pytest.fail(f'web demo did not start:\n{log.read()}')
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read()
+
+
+def test_browser_two_sentences_and_an_empty_one(refshapes_root,
+                                                tiny_checkpoint, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip('no chromium binary found (apt-get install chromium '
+                    'chromium-driver)')
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    image = _image(refshapes_root)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage',
+                '--disable-gpu', '--window-size=1280,2000'):
+        options.add_argument(arg)
+    driver_path = shutil.which('chromedriver')
+    # never let selenium fetch a driver from the network
+    assert driver_path, ('chromium found but no chromedriver on PATH '
+                         '(apt-get install chromium-driver)')
+    service = Service(executable_path=driver_path)
+    with _server(tiny_checkpoint, tmp_path) as url:
+        driver = webdriver.Chrome(options=options, service=service)
+        try:
+            _drive(driver, url, image, By, WebDriverWait, tiny_checkpoint)
+        finally:
+            driver.quit()
+
+
+def _drive(driver, url, image, By, WebDriverWait, checkpoint):
+    wait = WebDriverWait(driver, 120)
+    driver.get(url)
+    upload = wait.until(lambda d: d.find_element(
+        By.CSS_SELECTOR, '#risam-image input[type=file]'))
+    upload.send_keys(str(image))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#risam-image img'))
+    box = driver.find_element(By.CSS_SELECTOR, '#risam-sentences textarea')
+    box.send_keys('\n'.join(SENTENCES))
+    driver.find_element(By.CSS_SELECTOR, '#risam-segment').click()
+
+    def overlays(d):
+        srcs = {e.get_attribute('src') for e in d.find_elements(
+            By.CSS_SELECTOR, '#risam-overlays img')}
+        srcs.discard(None)
+        return sorted(srcs) if len(srcs) >= 2 else False
+
+    srcs = wait.until(overlays)
+    pictures = [cv2.imdecode(np.frombuffer(_fetch(s), np.uint8),
+                             cv2.IMREAD_COLOR) for s in srcs]
+    assert len(pictures) == 2 and all(p is not None for p in pictures)
+    assert pictures[0].shape == pictures[1].shape
+    assert not np.array_equal(pictures[0], pictures[1])
+
+    # the overlays are the model's: compare with the API's masks
+    model = RISAMInferencer(str(DEMO_CONFIG), str(checkpoint)).model
+    bgr = cv2.imread(str(image))
+    expected = {
+        overlay(bgr, r.pred_sem_seg.data[0].numpy(), t).tobytes()
+        for t, r in zip(SENTENCES, inference_refer(model, str(image),
+                                                   SENTENCES))}
+    assert {p.tobytes() for p in pictures} == expected
+    status = driver.find_element(By.CSS_SELECTOR, '#risam-status').text
+    assert 'Image encoded in' in status
+
+    # an empty sentence gets a clear message
+    box.clear()
+    box.send_keys('   ')
+    driver.find_element(By.CSS_SELECTOR, '#risam-segment').click()
+    wait.until(lambda d: web_demo['NO_SENTENCE'] in d.find_element(
+        By.CSS_SELECTOR, '#risam-status').text)
