@@ -1,12 +1,14 @@
 """Segment one image for one or more sentences.
 
     python tools/demo.py IMAGE "the man in red" ["the dog" ...] CONFIG CHECKPOINT \\
-        --out DIR [--threshold 0.35] [--device cpu] [--overwrite]
+        --out DIR [--threshold 0.35] [--device cpu] [--overwrite] [--debug]
 
 Writes, per sentence ``i``, ``DIR/<image>_<i>_overlay.png`` (mask tinted,
 sentence on top) and ``DIR/<image>_<i>_mask.png`` (0/255). The image is
 encoded once for all sentences. Existing files are never overwritten unless
-``--overwrite`` is given.
+``--overwrite`` is given; a file that cannot be written is an error, never
+reported as written. The checkpoint is read with ``weights_only=True`` and
+loaded strictly. Errors are one line; ``--debug`` shows the traceback.
 """
 import argparse
 import os
@@ -19,6 +21,8 @@ import numpy as np
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.apis import inference_refer, init_refer_model
+from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.output import write_image
 from projects.risam.visualization import overlay
 
 
@@ -36,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files')
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -59,6 +64,8 @@ def main() -> None:
     outputs = [(osp.join(args.out, f'{stem}_{i}_overlay.png'),
                 osp.join(args.out, f'{stem}_{i}_mask.png'))
                for i in range(len(args.sentences))]
+    if osp.exists(args.out) and not osp.isdir(args.out):
+        sys.exit(f'demo: --out {args.out} is a file; it must be a folder')
     existing = [p for pair in outputs for p in pair if osp.exists(p)]
     if existing and not args.overwrite:
         sys.exit(f'demo: {existing[0]} exists (and {len(existing) - 1} more); '
@@ -78,10 +85,10 @@ def main() -> None:
     for text, result, (overlay_path, mask_path) in zip(
             args.sentences, results, outputs):
         mask = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
-        cv2.imwrite(overlay_path, overlay(img, mask, text))
-        cv2.imwrite(mask_path, mask * 255)
+        write_image(overlay_path, overlay(img, mask, text))
+        write_image(mask_path, mask * 255)
         print(f'{text!r}: {int(mask.sum())} px -> {overlay_path}, {mask_path}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'demo')

@@ -7,6 +7,8 @@
 #   CONFIG    demo config      (default: the tiny RefShapes config)
 #   DATA      RefShapes folder (default: data/refshapes)
 #   WORK_DIR  outputs          (default: work_dirs/demo)
+# The tools refuse to replace an existing --out file; this script owns the files
+# it writes under WORK_DIR and passes --overwrite, so a re-run still completes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
@@ -33,17 +35,17 @@ CKPT=$(cat "$WORK_DIR/last_checkpoint")
 
 step "testing $CKPT on val, testA, testB"
 "$PYTHON" tools/test.py "$CONFIG" "$CKPT" --splits val testA testB \
-  --work-dir "$WORK_DIR/test" --out "$WORK_DIR/metrics.json" --cfg-options "${OPTS[@]}"
+  --work-dir "$WORK_DIR/test" --out "$WORK_DIR/metrics.json" --overwrite --cfg-options "${OPTS[@]}"
 
 step "language-blind control: every sentence replaced by ''"
 "$PYTHON" tools/test.py "$CONFIG" "$CKPT" --splits val --override-text '' \
   --work-dir "$WORK_DIR/test_blind" --out "$WORK_DIR/metrics_language_blind.json" \
-  --cfg-options "${OPTS[@]}"
+  --overwrite --cfg-options "${OPTS[@]}"
 
 step "pictures"
-"$PYTHON" tools/analysis_tools/plot_training.py "$WORK_DIR" --out "$WORK_DIR/training_curves.png"
+"$PYTHON" tools/analysis_tools/plot_training.py "$WORK_DIR" --out "$WORK_DIR/training_curves.png" --overwrite
 "$PYTHON" tools/analysis_tools/prediction_grid.py "$CONFIG" "$CKPT" \
-  --out "$WORK_DIR/predictions.png" --cfg-options "${OPTS[@]}"
+  --out "$WORK_DIR/predictions.png" --overwrite --cfg-options "${OPTS[@]}"
 
 step "done: $WORK_DIR/{metrics.json,metrics_language_blind.json,training_curves.png,predictions.png}"
 echo

@@ -1,14 +1,22 @@
 """Test a RISAM checkpoint and print the benchmark table.
 
     python tools/test.py CONFIG CHECKPOINT [--splits val testA testB]
-        [--out metrics.json] [--show-dir DIR] [--override-text STR]
-        [--work-dir DIR] [--cfg-options k=v ...]
+        [--out metrics.json [--overwrite]] [--show-dir DIR]
+        [--override-text STR] [--work-dir DIR] [--cfg-options k=v ...]
+        [--debug]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [same options]
 
 Every split is evaluated at the original image resolution; the table has one
 row per split (oIoU, mIoU, Pr@50..90, and any further keys the metric
 reports). ``--override-text ''`` replaces every sentence, the language-blind
 control.
+
+The checkpoint is read with ``weights_only=True`` and loaded strictly: a
+checkpoint of another config stops the run, naming the keys that differ
+(frozen encoder weights that the config loads from their own files may be
+absent). ``--out`` is checked before any work: an existing file is kept
+unless ``--overwrite`` is given. Errors are one line; ``--debug`` shows the
+traceback.
 """
 import argparse
 import copy
@@ -19,10 +27,14 @@ from typing import Dict, List
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.utils import configure_launcher
+from projects.risam.utils.checkpoint import load_strict
+from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.output import check_output_file, write_text
 from projects.risam.utils.report import format_metric_table
 
 
@@ -39,6 +51,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out', help='write {split: {metric: value}} to this JSON file')
     parser.add_argument(
+        '--overwrite', action='store_true',
+        help='replace an existing --out file')
+    parser.add_argument(
         '--show-dir',
         help='save prediction overlays under work_dir/<timestamp>/DIR')
     parser.add_argument(
@@ -52,6 +67,7 @@ def parse_args() -> argparse.Namespace:
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -92,6 +108,10 @@ def split_evaluator(cfg: Config, split: str) -> ConfigDict:
 
 def main() -> None:
     args = parse_args()
+    if args.out:  # before any work: never lose an existing file
+        args.out = check_output_file(args.out, args.overwrite)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -102,7 +122,7 @@ def main() -> None:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded strictly below, not by the runner
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
 
@@ -112,6 +132,9 @@ def main() -> None:
     cfg.test_dataloader = split_dataloader(cfg, splits[0], args.override_text)
     cfg.test_evaluator = split_evaluator(cfg, splits[0])
     runner = Runner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) \
+        else runner.model
+    load_strict(model, args.checkpoint, logger=runner.logger)
     test_loop_cfg = copy.deepcopy(cfg.test_cfg)
     cfg.test_evaluator = test_evaluator
 
@@ -131,11 +154,9 @@ def main() -> None:
             title += f'  [override_text={args.override_text!r}]'
         print(f'\n{title}\n{format_metric_table(results)}\n', flush=True)
         if args.out:
-            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-            with open(args.out, 'w') as f:
-                json.dump(results, f, indent=2)
+            write_text(args.out, json.dumps(results, indent=2))
             print(f'metrics written to {args.out}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'test.py')

@@ -1,9 +1,12 @@
 """Train a RISAM (or any mmseg) model with mmengine's runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...] [--debug]
     bash tools/dist_train.sh CONFIG NUM_PROCS [same options]
 
-Works on GPUs (nccl) and on CPU-only machines (gloo) alike.
+Works on GPUs (nccl) and on CPU-only machines (gloo) alike. ``--resume``
+continues from the newest intact checkpoint of the work dir: a truncated last
+checkpoint is skipped with a warning that names it. Checkpoints are read with
+``weights_only=True``. Errors are one line; ``--debug`` shows the traceback.
 """
 import argparse
 import logging
@@ -17,6 +20,8 @@ from mmengine.runner import Runner
 import projects.risam  # noqa: F401  (registers RISAM, allow-lists resume)
 from mmseg.registry import RUNNERS
 from projects.risam.utils import configure_launcher
+from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.resume import find_resume_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,6 +50,7 @@ def parse_args() -> argparse.Namespace:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -78,9 +84,12 @@ def main() -> None:
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     cfg.resume = args.resume
+    if args.resume and cfg.get('load_from', None) is None:
+        # mmengine would take WORK_DIR/last_checkpoint even if it is cut short
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'train.py')

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/cache_features.py CONFIG --split train \
         --out data/cache/refshapes_tiny [--checkpoint CKPT] [--dtype float16]
-        [--shard-size 64] [--cfg-options k=v ...]
+        [--shard-size 64] [--cfg-options k=v ...] [--debug]
 
 One entry per image (its ``image_key``): the raw maps of the backbone's
 ``encode`` for the image as the split's pipeline and the data preprocessor
@@ -12,7 +12,8 @@ whose backbone differs is refused. The model is built exactly as
 ``Runner`` builds it (seeded with ``randomness.seed`` first), so random-init
 (tiny) encoders hash identically. Train from it with
 ``--cfg-options model.feature_cache=DIR`` (augmentations of the image must
-be deterministic, as in the RefShapes/paper pipelines).
+be deterministic, as in the RefShapes/paper pipelines). ``--checkpoint``
+is read with ``weights_only=True`` and loaded strictly.
 """
 import argparse
 import copy
@@ -22,12 +23,14 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint, set_random_seed
+from mmengine.runner import set_random_seed
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import group_indices_by_image
 from projects.risam.image_encoding import FeatureCacheWriter, image_key
 from mmseg.registry import DATASETS, MODELS
+from projects.risam.utils.checkpoint import load_strict
+from projects.risam.utils.cli import add_debug_argument, run_tool
 
 
 def build_model(cfg: Config, checkpoint: str = None) -> torch.nn.Module:
@@ -39,7 +42,7 @@ def build_model(cfg: Config, checkpoint: str = None) -> torch.nn.Module:
             'deterministic', False))
     model = MODELS.build(copy.deepcopy(cfg.model))
     if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_strict(model, checkpoint)
     return model.eval()
 
 
@@ -90,6 +93,7 @@ def main() -> None:
     parser.add_argument('--shard-size', type=int, default=64)
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_debug_argument(parser)
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -109,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'cache_features.py')

@@ -1,6 +1,6 @@
 """Plot the training loss and the validation oIoU of a work_dir.
 
-    python tools/analysis_tools/plot_training.py WORK_DIR [--out curves.png]
+    python tools/analysis_tools/plot_training.py WORK_DIR [--out curves.png] [--overwrite]
 
 Reads every ``WORK_DIR/<timestamp>/vis_data/scalars.json`` that mmengine's
 ``LocalVisBackend`` wrote (a resumed run adds a second one) and draws the loss
@@ -16,6 +16,9 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
+from projects.risam.utils.cli import add_debug_argument, run_tool  # noqa: E402
+from projects.risam.utils.output import check_output_file  # noqa: E402
 
 
 def read_scalars(work_dir: str) -> Tuple[Dict[int, float], Dict[int, float]]:
@@ -73,12 +76,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('work_dir')
     parser.add_argument('--out', help='PNG path (default WORK_DIR/training_curves.png)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
+    add_debug_argument(parser)
     args = parser.parse_args()
-    out = args.out or osp.join(args.work_dir, 'training_curves.png')
+    out = check_output_file(
+        args.out or osp.join(args.work_dir, 'training_curves.png'),
+        args.overwrite)
     loss, val = read_scalars(args.work_dir)
     plot(loss, val, out, osp.basename(osp.normpath(args.work_dir)))
     print(f'training curves written to {out}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'plot_training.py')

@@ -1,14 +1,12 @@
 """A grid of predictions on test samples, each with its sentence.
 
     python tools/analysis_tools/prediction_grid.py CONFIG CHECKPOINT \\
-        --out predictions.png [--split val] [--num 16] [--cols 4]
+        --out predictions.png [--overwrite] [--split val] [--num 16] [--cols 4]
 
 Samples are spread evenly over the split (deterministic). Each tile shows the
 prediction tinted, the target outlined in green and the sentence on top.
 """
 import argparse
-import os
-import os.path as osp
 
 import cv2
 import numpy as np
@@ -19,6 +17,8 @@ from mmengine.dataset import pseudo_collate
 import projects.risam  # noqa: F401  (registers RISAM)
 from mmseg.registry import DATASETS
 from projects.risam.apis import init_refer_model
+from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.output import check_output_file, write_image
 from projects.risam.visualization import grid, overlay
 
 
@@ -27,15 +27,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True, help='PNG file to write')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
     parser.add_argument('--split', help='dataset split (default: config)')
     parser.add_argument('--num', type=int, default=16)
     parser.add_argument('--cols', type=int, default=4)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    args.out = check_output_file(args.out, args.overwrite)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -55,10 +59,9 @@ def main() -> None:
                 pred = out.pred_sem_seg.data[0].numpy().astype(np.uint8)
                 gt = out.gt_sem_seg.data[0].numpy() == 1
                 tiles.append(overlay(img, pred, out.text, gt=gt))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    cv2.imwrite(args.out, grid(tiles, args.cols))
+    write_image(args.out, grid(tiles, args.cols))
     print(f'{len(tiles)} predictions written to {args.out}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'prediction_grid.py')

@@ -4,7 +4,6 @@ The image is preprocessed and encoded once; only the text side and the fusion
 and decoder run per sentence (``RISAM.extract_visual`` is shared).
 """
 import copy
-import os.path as osp
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
 
@@ -17,47 +16,17 @@ from mmengine.registry import init_default_scope
 from ..registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..utils.checkpoint import load_strict
+
 # Steps of a test pipeline that need a dataset annotation, not just an image.
 _ANNOTATION_STEPS = {'risam.LoadReferAnnotations', 'LoadAnnotations'}
-
-
-def _state_dict(checkpoint: str) -> dict:
-    """The model weights of an mmengine checkpoint (or a bare state dict)."""
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    ckpt = torch.load(checkpoint, map_location='cpu')  # weights_only
-    return ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-
-
-def load_strict(model: torch.nn.Module, checkpoint: str) -> None:
-    """Load ``checkpoint`` into ``model``, or fail naming what differs.
-
-    mmengine's ``load_checkpoint`` only warns about missing or unexpected
-    keys; a checkpoint of another config would then predict from random
-    weights. Here any missing/unexpected key or shape difference is an error.
-    """
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in _state_dict(checkpoint).items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state)
-                    if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or shapes:
-        parts = []
-        for name, keys in (('missing', missing), ('unexpected', unexpected),
-                           ('shape mismatch', shapes)):
-            if keys:
-                parts.append(f'{len(keys)} {name} (e.g. {keys[0]})')
-        raise RuntimeError(f'checkpoint {checkpoint} does not match the '
-                           f'config: {"; ".join(parts)}')
-    model.load_state_dict(state, strict=True)
 
 
 def init_refer_model(config: Union[str, Path, Config],
                      checkpoint: str = None,
                      device: str = 'cpu') -> torch.nn.Module:
-    """Build the config's model in eval mode, with the checkpoint loaded.
+    """Build the config's model in eval mode, with the checkpoint loaded
+    strictly (:func:`projects.risam.utils.checkpoint.load_strict`).
 
     The config's test pipeline (without annotation loading) is kept as
     ``model.cfg`` for :func:`inference_refer`.

@@ -27,6 +27,7 @@ from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
 from .refer_io import ReferFormatError, refer_error
+from .validation import image_problem
 
 __all__ = ['BaseReferDataset']
 
@@ -44,10 +45,13 @@ class BaseReferDataset(BaseSegDataset):
             (``''`` gives the language-blind control). Defaults to None.
         max_words (int, optional): Keep the first ``max_words``
             whitespace-separated words of each sentence. Defaults to None.
-        skip_invalid (bool): Skip samples whose annotation is missing, whose
-            sentence is empty or whose image file does not exist, and log how
-            many were skipped and why. When False (default) such a sample
-            raises a :class:`ReferFormatError` naming the file and ids.
+        skip_invalid (bool): Skip samples whose annotation is missing or
+            invalid (the rules of :mod:`.validation`: polygons of fewer than
+            3 points or no area inside the image, RLEs of another size, refs
+            without a target), whose sentence is empty or whose image file
+            does not exist, and log one line: how many and why. When False
+            (default) such a sample raises a :class:`ReferFormatError`
+            naming the file and ids.
         group_by_image (bool): One sample per image holding all its
             sentences. Defaults to False.
         **kwargs: Passed to :class:`mmseg.datasets.BaseSegDataset`.
@@ -85,18 +89,24 @@ class BaseReferDataset(BaseSegDataset):
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------
-    def invalid(self, file: str, reason: str, **ids) -> None:
-        """Raise (default) or count (``skip_invalid=True``) a bad sample."""
+    def invalid(self, file: str, reason: str, count: int = 1, **ids) -> None:
+        """Raise (default) or count (``skip_invalid=True``) a bad sample.
+
+        ``reason`` reads ``"<kind>: <details>"``; the summary counts kinds.
+        ``count`` is the number of samples (sentences) dropped with it.
+        """
         if not self.skip_invalid:
             raise refer_error(file, reason, **ids)
-        self._skipped[reason.split(':')[0]] += 1
+        self._skipped[reason.split(':')[0]] += count
 
-    def read_sentence(self, sentence: dict, file: str, **ids) -> Optional[str]:
-        """The sentence text under ``text_key``; None if empty (reported)."""
-        text = sentence.get(self.text_key)
+    def read_sentence(self, sentence: dict, file: str, key: str = None,
+                      **ids) -> Optional[str]:
+        """The sentence text under ``key`` (default ``text_key``); None if
+        empty (reported)."""
+        key = key or self.text_key
+        text = sentence.get(key) if isinstance(sentence, dict) else None
         if not isinstance(text, str) or not text.strip():
-            self.invalid(file, f'empty sentence under key {self.text_key!r}',
-                         **ids)
+            self.invalid(file, f'empty sentence under key {key!r}', **ids)
             return None
         return self.finish_text(text)
 
@@ -169,9 +179,11 @@ class BaseReferDataset(BaseSegDataset):
         except ReferFormatError:
             raise
         except Exception as e:
+            path = info.get('img_path', '?')
+            problem = image_problem(path) if isinstance(path, str) else None
             raise refer_error(
-                info.get('img_path', '?'),
-                f'failed to load sample ({type(e).__name__}: {e})',
+                path, problem
+                or f'failed to load sample ({type(e).__name__}: {e})',
                 ref_id=info.get('ref_id'),
                 sent_id=info.get('sent_id')) from e
 

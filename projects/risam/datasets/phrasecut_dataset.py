@@ -8,7 +8,10 @@ Files read (as published)::
     <data_root>/<data_prefix.img_path>/<image_id>.jpg
 
 One sample per task; the target is the union of its instances' polygons
-(converted to COCO polygon lists and decoded by pycocotools).
+(converted to COCO polygon lists and decoded by pycocotools). Every polygon
+must have at least 3 points and a non-zero area (:mod:`.validation`; the
+task files do not give the image size, so "inside the image" is checked
+when the mask is decoded).
 """
 import os.path as osp
 from typing import List, Optional
@@ -17,6 +20,7 @@ from ..registry import DATASETS
 
 from .base_refer_dataset import BaseReferDataset
 from .refer_io import load_json, refer_error
+from .validation import segmentation_problem
 
 __all__ = ['PhraseCutDataset']
 
@@ -48,10 +52,15 @@ class PhraseCutDataset(BaseReferDataset):
             **kwargs)
 
     @staticmethod
-    def _coco_polygons(instance: list) -> List[List[float]]:
-        """[[x, y], ...] polygons of one instance -> COCO flat lists."""
-        return [[float(c) for xy in poly for c in xy] for poly in instance
-                if len(poly) >= 3]
+    def _coco_polygons(instance: list) -> List[list]:
+        """[[x, y], ...] polygons of one instance -> COCO flat lists (kept
+        as they are otherwise, for validation)."""
+        if not isinstance(instance, list):
+            return instance
+        return [[c for xy in poly for c in xy]
+                if isinstance(poly, list) and all(
+                    isinstance(xy, (list, tuple)) for xy in poly) else poly
+                for poly in instance]
 
     def load_samples(self) -> List[dict]:
         tasks = load_json(self.ann_file, self.backend_args)
@@ -68,13 +77,22 @@ class PhraseCutDataset(BaseReferDataset):
                                   'PhraseCut task (needs image_id, Polygons)',
                                   ref_id=task_id)
             segms = [self._coco_polygons(inst) for inst in task['Polygons']]
-            segms = [s for s in segms if s]
             if not segms:
-                self.invalid(self.ann_file, 'missing annotation: no polygon',
-                             ref_id=task_id)
+                self.invalid(self.ann_file, 'ref without target: no '
+                             'instance polygons', ref_id=task_id)
                 continue
-            text = self.read_sentence({self.text_key: task.get('phrase')},
-                                      self.ann_file, ref_id=task_id)
+            ann_ids = list(task.get('ann_ids') or [])
+            bad = [(i, segmentation_problem(s, None, None))
+                   for i, s in enumerate(segms)]
+            bad = [(i, why) for i, why in bad if why]
+            if bad:
+                i, why = bad[0]
+                self.invalid(self.ann_file, why, ref_id=task_id,
+                             ann_id=ann_ids[i] if i < len(ann_ids)
+                             else f'#{i}')
+                continue
+            text = self.read_sentence(task, self.ann_file, key='phrase',
+                                      ref_id=task_id)
             if text is None:
                 continue
             samples.append(
@@ -84,7 +102,7 @@ class PhraseCutDataset(BaseReferDataset):
                     img_id=task['image_id'],
                     ref_id=task_id,
                     sent_id=task_id,
-                    ann_ids=list(task.get('ann_ids', [])),
+                    ann_ids=ann_ids,
                     segmentations=segms,
                     height=None,
                     width=None,

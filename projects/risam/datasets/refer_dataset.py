@@ -11,6 +11,11 @@ Files read (unchanged, as published by the refer toolkit)::
 
 A sentence's optional ``type`` (RefShapes: colour, shape, colour_shape,
 position, size) is kept as ``expr_type``.
+
+Every target annotation of the split is validated against its image's size
+when the dataset is built (:mod:`.validation`); a ref must have at least one
+target (gRefCOCO's ``[-1]`` no-target refs excepted) and a list of
+sentences.
 """
 import os.path as osp
 import re
@@ -20,8 +25,17 @@ from ..registry import DATASETS
 
 from .base_refer_dataset import BaseReferDataset
 from .refer_io import load_json, load_refs, refer_error
+from .validation import segmentation_problem
 
 __all__ = ['ReferDataset', 'SPLITS', 'SPLIT_BYS']
+
+
+def _json_name(value) -> str:
+    """How a value reads in the annotation file (``null``, ``[]``...)."""
+    return 'null' if value is None else (
+        repr(value) if not isinstance(value, (list, dict)) else
+        f'an empty {type(value).__name__}' if not value else
+        f'a {type(value).__name__}')
 
 SPLITS = ('train', 'val', 'test', 'testA', 'testB', 'testC')
 SPLIT_BYS = ('unc', 'google', 'umd', 'berkeley')
@@ -77,6 +91,16 @@ class ReferDataset(BaseReferDataset):
         return [int(a) for a in ann] if isinstance(ann, (list, tuple)) \
             else [int(ann)]
 
+    def _ann_problem(self, ann: dict, image: dict) -> Optional[str]:
+        """:func:`segmentation_problem` of one annotation, cached by id."""
+        if ann['id'] not in self._ann_problems:
+            segm = ann.get('segmentation')
+            self._ann_problems[ann['id']] = (
+                'missing segmentation: the annotation has none'
+                if segm is None else segmentation_problem(
+                    segm, image.get('height'), image.get('width')))
+        return self._ann_problems[ann['id']]
+
     def load_samples(self) -> List[dict]:
         refs = load_refs(self.split_file, self.backend_args)
         coco = load_json(self.ann_file, self.backend_args)
@@ -105,28 +129,45 @@ class ReferDataset(BaseReferDataset):
                 f'(present: {", ".join(present)})')
 
         samples = []
+        self._ann_problems: Dict[int, Optional[str]] = {}
         for ref in in_split:
             ref_id = ref['ref_id']
+            sentences = ref['sentences']
+            if not isinstance(sentences, list) or not sentences:
+                self.invalid(self.split_file, 'no sentences: "sentences" is '
+                             f'{_json_name(sentences)}', ref_id=ref_id)
+                continue
+            n = len(sentences)
             ann_ids = self._ann_ids(ref)
             no_target = ann_ids == [-1]
             if no_target:
                 if not self.allow_no_target:
                     self.invalid(self.ann_file, 'missing annotation: ann_id '
                                  '-1 (no target) in a single-target dataset',
-                                 ref_id=ref_id)
+                                 count=n, ref_id=ref_id)
                     continue
                 ann_ids = []
+            elif not ann_ids:
+                self.invalid(self.split_file, 'ref without target: ann_id '
+                             'is [] (no annotation)', count=n, ref_id=ref_id)
+                continue
             lost = [a for a in ann_ids if a not in anns]
             if lost:
                 self.invalid(self.ann_file, f'missing annotation: ann_id '
                              f'{lost[0]} not in the annotation file',
-                             ref_id=ref_id)
+                             count=n, ref_id=ref_id)
                 continue
             image = images.get(ref['image_id'])
             if image is None:
                 self.invalid(self.ann_file, f'missing image: image_id '
                              f'{ref["image_id"]} not in the annotation file',
-                             ref_id=ref_id)
+                             count=n, ref_id=ref_id)
+                continue
+            bad = [(a, self._ann_problem(anns[a], image)) for a in ann_ids]
+            bad = [(a, why) for a, why in bad if why]
+            if bad:
+                self.invalid(self.ann_file, bad[0][1], count=n,
+                             ref_id=ref_id, ann_id=bad[0][0])
                 continue
             base = dict(
                 img_path=osp.join(img_dir, image['file_name']),
@@ -137,8 +178,9 @@ class ReferDataset(BaseReferDataset):
                 height=image.get('height'),
                 width=image.get('width'),
                 no_target=no_target)
-            for sentence in ref['sentences']:
-                sent_id = sentence.get('sent_id')
+            for sentence in sentences:
+                sent_id = sentence.get('sent_id') \
+                    if isinstance(sentence, dict) else None
                 text = self.read_sentence(
                     sentence, self.split_file, ref_id=ref_id, sent_id=sent_id)
                 if text is None:

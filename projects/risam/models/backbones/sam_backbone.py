@@ -12,6 +12,8 @@ from ..layers import swap_sam_attention
 from ..necks.feature_enhancement import FeatureEnhancement
 from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
 
+from ...utils.checkpoint import load_state_dict_file
+
 # Encoder hyper-parameters of the official checkpoints (segment_anything's
 # build_sam.py); img_size 1024, patch 16, window 14, relative positions.
 SAM_ARCHS: Dict[str, dict] = {
@@ -46,14 +48,7 @@ def load_sam_image_encoder_state(path: str) -> Dict[str, Tensor]:
 
     A file that already holds bare encoder keys is accepted as well.
     """
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    if 'state_dict' in state and isinstance(state['state_dict'], dict):
-        state = state['state_dict']
-    prefix = 'image_encoder.'
-    if any(k.startswith(prefix) for k in state):
-        return {k[len(prefix):]: v for k, v in state.items()
-                if k.startswith(prefix)}
-    return dict(state)
+    return load_state_dict_file(path, prefix='image_encoder.')
 
 
 @MODELS.register_module()
@@ -81,7 +76,8 @@ class SAMBackbone(BaseVisualBackbone):
             global_attn_indexes`` and optionally ``img_size, patch_size,
             window_size, mlp_ratio, out_chans, use_rel_pos``).
         checkpoint: path to an official SAM checkpoint (or an encoder-only
-            state dict). Loaded strictly, unchanged.
+            state dict). Loaded strictly, unchanged. With ``frozen``, a RISAM
+            checkpoint may then omit the ``encoder.*`` weights.
         out_global_blocks: which global-attention blocks to return, as
             0-based positions in ``global_attn_indexes``; ``(1, 2, 3)`` = the
             paper's 2nd-4th global blocks.
@@ -164,6 +160,10 @@ class SAMBackbone(BaseVisualBackbone):
         if frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+        # frozen weights read from ``checkpoint`` here: a RISAM checkpoint
+        # may leave them out (see projects.risam.utils.checkpoint)
+        self.frozen_pretrained_prefixes: Tuple[str, ...] = (
+            ('encoder.', ) if frozen and checkpoint is not None else ())
         self.feature_enhancement = None
         if feature_enhancement is not None:
             fe_cfg = dict(feature_enhancement)

@@ -9,18 +9,23 @@ from torch import Tensor, nn
 from ...registry import MODELS
 from .base_mask_head import BaseMaskHead
 
+from ...utils.checkpoint import CheckpointError, load_state_dict_file
+
 
 def load_sam_decoder_state(path: str) -> Dict[str, Tensor]:
     """``mask_decoder.*`` plus the two prompt-encoder tensors this head uses
     (``pe_layer`` Gaussian matrix and ``no_mask_embed``) from an official
     ``sam_vit_*.pth``, renamed to this module's keys."""
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    if 'state_dict' in state and isinstance(state['state_dict'], dict):
-        state = state['state_dict']
+    state = load_state_dict_file(path)
     out = {k: v for k, v in state.items() if k.startswith('mask_decoder.')}
     for name in ('pe_layer.positional_encoding_gaussian_matrix',
                  'no_mask_embed.weight'):
-        out[name] = state['prompt_encoder.' + name]
+        key = 'prompt_encoder.' + name
+        if key not in state or not out:
+            raise CheckpointError(
+                f'{path}: not an official SAM checkpoint (no '
+                f'{key if out else "mask_decoder.*"} entries)')
+        out[name] = state[key]
     return out
 
 

@@ -10,6 +10,8 @@ from torch import Tensor, nn
 
 from ...registry import MODELS
 
+from ...utils.checkpoint import load_state_dict_file
+
 _SKIP_PREFIXES = ('visual.', 'logit_scale', 'logit_bias')
 
 
@@ -20,17 +22,8 @@ def load_open_clip_text_state(path: str) -> Dict[str, Tensor]:
     Accepts ``open_clip_pytorch_model.bin``/``.pt`` state dicts, training
     checkpoints (``{'state_dict': ...}``) and ``.safetensors`` files.
     """
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        state = load_file(path, device='cpu')
-    else:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    if 'state_dict' in state and isinstance(state['state_dict'], dict):
-        state = state['state_dict']
     out = {}
-    for key, value in state.items():
-        if key.startswith('module.'):
-            key = key[len('module.'):]
+    for key, value in load_state_dict_file(path).items():
         if key.startswith(_SKIP_PREFIXES):
             continue
         if key.startswith('text.'):  # CustomTextCLIP layout
@@ -66,6 +59,7 @@ class CLIPTokenEncoder(BaseModule):
             (``embed_dim``, ``text_cfg``, optional ``quick_gelu``); used by
             the tiny test config.
         pretrained: path of an open_clip checkpoint file, loaded strictly.
+            With ``frozen``, a RISAM checkpoint may then omit ``text.*``.
         max_tokens: context length after truncation.
         frozen: eval mode and no gradients (paper); False trains it (Tab. 9).
     """
@@ -107,6 +101,10 @@ class CLIPTokenEncoder(BaseModule):
             self.text.eval()
         elif self.text.text_projection is not None:
             self.text.text_projection.requires_grad_(False)
+        # frozen weights read from ``pretrained`` here: a RISAM checkpoint
+        # may leave them out (see projects.risam.utils.checkpoint)
+        self.frozen_pretrained_prefixes: Tuple[str, ...] = (
+            ('text.', ) if frozen and pretrained is not None else ())
 
     @property
     def width(self) -> int:

@@ -1,0 +1,73 @@
+"""Pick the checkpoint to resume from: the newest one that is intact.
+
+mmengine resumes from the file named in ``WORK_DIR/last_checkpoint``. When
+that file was cut short (a full disk, a copy interrupted), resuming crashes,
+although an older intact checkpoint usually sits beside it.
+:func:`find_resume_checkpoint` walks back from the last checkpoint through
+the ``iter_<N>.pth`` / ``epoch_<N>.pth`` files of the work dir, newest first,
+warns about each one it skips and returns the first intact one.
+"""
+import glob
+import os.path as osp
+import re
+from typing import List, Optional
+
+from mmengine.logging import print_log
+
+from .checkpoint import CheckpointError, is_intact_checkpoint
+
+__all__ = ['find_resume_checkpoint', 'resume_candidates']
+
+_NUMBERED = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
+
+
+def resume_candidates(work_dir: str) -> List[str]:
+    """The last checkpoint, then the numbered ones before it, newest first."""
+    numbered = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = _NUMBERED.match(osp.basename(path))
+        if match:
+            numbered.append((int(match.group(2)), path))
+    numbered.sort(reverse=True)
+    out: List[str] = []
+    record = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(record):
+        with open(record) as f:
+            last = f.read().strip()
+        if last:
+            if not osp.isabs(last) and not osp.exists(last):
+                last = osp.join(work_dir, osp.basename(last))
+            out.append(last)
+            match = _NUMBERED.match(osp.basename(last))
+            if match:  # only checkpoints saved before the last one
+                numbered = [(n, p) for n, p in numbered
+                            if n < int(match.group(2))]
+    for _, path in numbered:
+        if all(not osp.samefile(path, seen) for seen in out
+               if osp.exists(seen)):
+            out.append(path)
+    return out
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest intact checkpoint of ``work_dir``; None if there is none.
+
+    Raises:
+        CheckpointError: checkpoints exist but none of them is intact.
+    """
+    candidates = resume_candidates(work_dir)
+    skipped = []
+    for path in candidates:
+        if is_intact_checkpoint(path):
+            if skipped:
+                print_log(
+                    f'resume: skipped {", ".join(skipped)} (missing, '
+                    f'truncated or damaged); resuming from {path}',
+                    logger='current', level=30)
+            return path
+        skipped.append(path)
+    if skipped:
+        raise CheckpointError(
+            f'cannot resume from {work_dir}: no intact checkpoint '
+            f'({", ".join(skipped)} missing, truncated or damaged)')
+    return None
