@@ -89,15 +89,23 @@ class BaseReferDataset(BaseSegDataset):
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------
-    def invalid(self, file: str, reason: str, count: int = 1, **ids) -> None:
+    def invalid(self, file: str, reason: str, count: int = 1,
+                img_path: Optional[str] = None, **ids) -> None:
         """Raise (default) or count (``skip_invalid=True``) a bad sample.
 
         ``reason`` reads ``"<kind>: <details>"``; the summary counts kinds.
-        ``count`` is the number of samples (sentences) dropped with it.
+        ``count`` is the number of samples (sentences) dropped with it, and
+        ``img_path`` its image when known. Skipped ones are listed in
+        :attr:`skipped`.
         """
+        error = refer_error(file, reason, **ids)
         if not self.skip_invalid:
-            raise refer_error(file, reason, **ids)
-        self._skipped[reason.split(':')[0]] += count
+            raise error
+        kind = reason.split(':')[0]
+        self._skipped[kind] += count
+        self.skipped.append(
+            dict(kind=kind, message=str(error), samples=count,
+                 img_path=img_path))
 
     def read_sentence(self, sentence: dict, file: str, key: str = None,
                       **ids) -> Optional[str]:
@@ -121,6 +129,10 @@ class BaseReferDataset(BaseSegDataset):
 
     def load_data_list(self) -> List[dict]:
         self._skipped: Counter = Counter()
+        #: with ``skip_invalid``: one dict per skipped ref or image, with
+        #: ``kind``, ``message`` (one line naming file and ids), ``samples``
+        #: (sentences dropped) and ``img_path`` (None when unknown).
+        self.skipped: List[dict] = []
         samples = self.load_samples()
         if self.skip_invalid:
             samples = self._drop_missing_images(samples)
@@ -144,6 +156,7 @@ class BaseReferDataset(BaseSegDataset):
 
     def _drop_missing_images(self, samples: List[dict]) -> List[dict]:
         exists: Dict[str, bool] = {}
+        missing: Counter = Counter()
         kept = []
         for info in samples:
             path = info['img_path']
@@ -153,7 +166,10 @@ class BaseReferDataset(BaseSegDataset):
             if exists[path]:
                 kept.append(info)
             else:
-                self._skipped['missing image'] += 1
+                missing[path] += 1
+        for path, count in missing.items():
+            self.invalid(path, 'missing image: file not found', count=count,
+                         img_path=path)
         return kept
 
     @staticmethod

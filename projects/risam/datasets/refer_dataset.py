@@ -163,14 +163,16 @@ class ReferDataset(BaseReferDataset):
                              f'{ref["image_id"]} not in the annotation file',
                              count=n, ref_id=ref_id)
                 continue
+            img_path = osp.join(img_dir, image['file_name'])
             bad = [(a, self._ann_problem(anns[a], image)) for a in ann_ids]
             bad = [(a, why) for a, why in bad if why]
             if bad:
                 self.invalid(self.ann_file, bad[0][1], count=n,
-                             ref_id=ref_id, ann_id=bad[0][0])
+                             img_path=img_path, ref_id=ref_id,
+                             ann_id=bad[0][0])
                 continue
             base = dict(
-                img_path=osp.join(img_dir, image['file_name']),
+                img_path=img_path,
                 img_id=ref['image_id'],
                 ref_id=ref_id,
                 ann_ids=ann_ids,
