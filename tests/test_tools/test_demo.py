@@ -112,7 +112,7 @@ def test_demo_cli_clear_errors(case, refshapes_root, tiny_checkpoint,
     elif case == 'empty':
         text = '   '
     else:  # a checkpoint of a different model
-        state = torch.load(tiny_checkpoint)['state_dict']
+        state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
         state.pop(next(k for k in state if k.startswith('decode_head')))
         ckpt = tmp_path / 'other.pth'
         torch.save(dict(state_dict=state), ckpt)

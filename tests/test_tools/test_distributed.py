@@ -114,8 +114,10 @@ def test_resume_after_kill_ends_like_uninterrupted_run(refshapes_root,
     resumed.train()
     assert resumed.iter == 6
     assert _final_val(resumed) == expected
-    a = torch.load(tmp_path / 'straight' / 'iter_6.pth')['state_dict']
-    b = torch.load(tmp_path / 'crashed' / 'iter_6.pth')['state_dict']
+    a = torch.load(tmp_path / 'straight' / 'iter_6.pth',
+                   weights_only=True)['state_dict']
+    b = torch.load(tmp_path / 'crashed' / 'iter_6.pth',
+                   weights_only=True)['state_dict']
     assert a.keys() == b.keys()
     for key, value in a.items():
         torch.testing.assert_close(b[key], value, rtol=0, atol=0, msg=key)

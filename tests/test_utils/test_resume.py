@@ -80,7 +80,7 @@ def _run(work_dir: Path, max_epochs: int, resume: bool) -> tuple:
 
 def test_resume_continues_from_saved_epoch_and_optimizer(tmp_path):
     _run(tmp_path / 'run', max_epochs=2, resume=False)
-    saved = torch.load(tmp_path / 'run' / 'epoch_2.pth')  # weights_only
+    saved = torch.load(tmp_path / 'run' / 'epoch_2.pth', weights_only=True)
     assert saved['meta']['epoch'] == 2
 
     resumed, recorder = _run(tmp_path / 'run', max_epochs=3, resume=True)
@@ -115,7 +115,7 @@ def test_arbitrary_globals_are_still_refused(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'f': print}, path)
     with pytest.raises(pickle.UnpicklingError, match='print'):
-        torch.load(path)
+        torch.load(path, weights_only=True)
 
 
 def test_weights_only_is_never_switched_off():

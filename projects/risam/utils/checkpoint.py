@@ -103,8 +103,7 @@ def read_checkpoint(filename: str, map_location: Any = 'cpu') -> Any:
                 'state may be unpickled)') from e
         raise CheckpointError(f'{filename}: truncated or not a checkpoint '
                               f'({_first_line(e)})') from e
-    except (EOFError, RuntimeError, ValueError, zipfile.BadZipFile,
-            OSError) as e:
+    except Exception as e:  # EOFError, zip errors, KeyError on garbage...
         raise CheckpointError(f'{filename}: truncated or not a checkpoint '
                               f'({type(e).__name__}: {_first_line(e)})') from e
 
