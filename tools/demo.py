@@ -73,10 +73,7 @@ def main() -> None:
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             sys.exit(f'demo: file not found: {path}')
-    try:
-        model = init_refer_model(args.config, args.checkpoint, args.device)
-    except RuntimeError as e:
-        sys.exit(f'demo: {e}')
+    model = init_refer_model(args.config, args.checkpoint, args.device)
     if args.threshold is not None:
         model.threshold = args.threshold
 

@@ -21,7 +21,8 @@ import projects.risam  # noqa: F401  (registers RISAM, allow-lists resume)
 from mmseg.registry import RUNNERS
 from projects.risam.utils import configure_launcher
 from projects.risam.utils.cli import add_debug_argument, run_tool
-from projects.risam.utils.resume import find_resume_checkpoint
+from projects.risam.utils.resume import (find_resume_checkpoint,
+                                         resume_warning)
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,10 +85,13 @@ def main() -> None:
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     cfg.resume = args.resume
+    skipped = []
     if args.resume and cfg.get('load_from', None) is None:
         # mmengine would take WORK_DIR/last_checkpoint even if it is cut short
-        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        cfg.load_from, skipped = find_resume_checkpoint(cfg.work_dir)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if skipped:
+        runner.logger.warning(resume_warning(cfg.load_from, skipped))
     runner.train()
 
 

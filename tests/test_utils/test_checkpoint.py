@@ -1,7 +1,6 @@
 """The checkpoint helper: weights_only everywhere, unwrapping, strict loading
 with the frozen-encoder exemption, and the intact-checkpoint check."""
 import copy
-import logging
 import os
 import pickle
 import re
@@ -14,7 +13,6 @@ import torch
 from segment_anything.modeling import ImageEncoderViT
 from torch import nn
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
@@ -26,7 +24,8 @@ from projects.risam.utils.checkpoint import (CheckpointError,
                                              load_state_dict_file,
                                              load_strict, read_checkpoint,
                                              unwrap_state_dict)
-from projects.risam.utils.resume import find_resume_checkpoint
+from projects.risam.utils.resume import (find_resume_checkpoint,
+                                         resume_warning)
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
@@ -228,30 +227,23 @@ def _save_numbered(work: Path, iters) -> None:
 def test_resume_skips_truncated_checkpoints(tmp_path):
     work = tmp_path / 'work'
     _save_numbered(work, [2, 4, 6])
-    records = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = records.append
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        assert find_resume_checkpoint(str(work)) == str(work / 'iter_6.pth')
-        assert records == []
-        for i in (6, 4):
-            data = (work / f'iter_{i}.pth').read_bytes()
-            (work / f'iter_{i}.pth').write_bytes(data[:len(data) - 100])
-        assert find_resume_checkpoint(str(work)) == str(work / 'iter_2.pth')
-    finally:
-        logger.removeHandler(handler)
-    assert len(records) == 1
-    warning = records[0].getMessage()
+    assert find_resume_checkpoint(str(work)) == (str(work / 'iter_6.pth'),
+                                                 [])
+    for i in (6, 4):
+        data = (work / f'iter_{i}.pth').read_bytes()
+        (work / f'iter_{i}.pth').write_bytes(data[:len(data) - 100])
+    path, skipped = find_resume_checkpoint(str(work))
+    assert path == str(work / 'iter_2.pth')
+    assert skipped == [str(work / 'iter_6.pth'), str(work / 'iter_4.pth')]
+    warning = resume_warning(path, skipped)
     assert 'iter_6.pth' in warning and 'iter_4.pth' in warning
-    assert 'resuming from' in warning and '\n' not in warning
+    assert warning.endswith(f'resuming from {path}')
     (work / 'iter_2.pth').write_bytes(b'')
     with pytest.raises(CheckpointError, match='no intact checkpoint'):
         find_resume_checkpoint(str(work))
     empty = tmp_path / 'fresh'
     empty.mkdir()
-    assert find_resume_checkpoint(str(empty)) is None
+    assert find_resume_checkpoint(str(empty)) == (None, [])
 
 
 def test_every_torch_load_asks_for_weights_only():

@@ -93,7 +93,8 @@ class BaseReferDataset(BaseSegDataset):
                 img_path: Optional[str] = None, **ids) -> None:
         """Raise (default) or count (``skip_invalid=True``) a bad sample.
 
-        ``reason`` reads ``"<kind>: <details>"``; the summary counts kinds.
+        ``reason`` reads ``"<kind>: <details>"``; the summary line counts
+        the skipped refs (or images) per kind and the samples in all.
         ``count`` is the number of samples (sentences) dropped with it, and
         ``img_path`` its image when known. Skipped ones are listed in
         :attr:`skipped`.
@@ -102,7 +103,7 @@ class BaseReferDataset(BaseSegDataset):
         if not self.skip_invalid:
             raise error
         kind = reason.split(':')[0]
-        self._skipped[kind] += count
+        self._skipped[kind] += 1
         self.skipped.append(
             dict(kind=kind, message=str(error), samples=count,
                  img_path=img_path))
@@ -140,8 +141,8 @@ class BaseReferDataset(BaseSegDataset):
                 why = ', '.join(f'{n} {r}' for r, n in self._skipped.items())
                 print_log(
                     f'{type(self).__name__}: skipped '
-                    f'{sum(self._skipped.values())} invalid samples ({why})',
-                    logger='current')
+                    f'{sum(r["samples"] for r in self.skipped)} invalid '
+                    f'samples ({why})', logger='current')
         if not samples:
             raise refer_error(self.ann_file, 'no valid samples left'
                               + (f' (skipped: {dict(self._skipped)})'

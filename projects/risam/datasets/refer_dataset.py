@@ -135,7 +135,8 @@ class ReferDataset(BaseReferDataset):
             sentences = ref['sentences']
             if not isinstance(sentences, list) or not sentences:
                 self.invalid(self.split_file, 'no sentences: "sentences" is '
-                             f'{_json_name(sentences)}', ref_id=ref_id)
+                             f'{_json_name(sentences)}', count=0,
+                             ref_id=ref_id)
                 continue
             n = len(sentences)
             ann_ids = self._ann_ids(ref)

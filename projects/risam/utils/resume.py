@@ -5,18 +5,17 @@ that file was cut short (a full disk, a copy interrupted), resuming crashes,
 although an older intact checkpoint usually sits beside it.
 :func:`find_resume_checkpoint` walks back from the last checkpoint through
 the ``iter_<N>.pth`` / ``epoch_<N>.pth`` files of the work dir, newest first,
-warns about each one it skips and returns the first intact one.
+and returns the first intact one with those it skipped, for a warning
+(:func:`resume_warning`).
 """
 import glob
 import os.path as osp
 import re
-from typing import List, Optional
-
-from mmengine.logging import print_log
+from typing import List, Optional, Tuple
 
 from .checkpoint import CheckpointError, is_intact_checkpoint
 
-__all__ = ['find_resume_checkpoint', 'resume_candidates']
+__all__ = ['find_resume_checkpoint', 'resume_candidates', 'resume_warning']
 
 _NUMBERED = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
@@ -49,25 +48,26 @@ def resume_candidates(work_dir: str) -> List[str]:
     return out
 
 
-def find_resume_checkpoint(work_dir: str) -> Optional[str]:
-    """The newest intact checkpoint of ``work_dir``; None if there is none.
+def find_resume_checkpoint(work_dir: str) -> Tuple[Optional[str], List[str]]:
+    """The newest intact checkpoint of ``work_dir`` and the newer ones that
+    were skipped; ``(None, [])`` if there is no checkpoint at all.
 
     Raises:
         CheckpointError: checkpoints exist but none of them is intact.
     """
-    candidates = resume_candidates(work_dir)
-    skipped = []
-    for path in candidates:
+    skipped: List[str] = []
+    for path in resume_candidates(work_dir):
         if is_intact_checkpoint(path):
-            if skipped:
-                print_log(
-                    f'resume: skipped {", ".join(skipped)} (missing, '
-                    f'truncated or damaged); resuming from {path}',
-                    logger='current', level=30)
-            return path
+            return path, skipped
         skipped.append(path)
     if skipped:
         raise CheckpointError(
             f'cannot resume from {work_dir}: no intact checkpoint '
             f'({", ".join(skipped)} missing, truncated or damaged)')
-    return None
+    return None, []
+
+
+def resume_warning(path: str, skipped: List[str]) -> str:
+    """The one-line warning for checkpoints skipped on the way to ``path``."""
+    return (f'resume: skipped {", ".join(skipped)} (missing, truncated or '
+            f'damaged); resuming from {path}')
