@@ -131,14 +131,19 @@ def test_debug_flag_shows_the_error_itself(refshapes_root, tmp_path,
     assert not marker.exists()
 
 
-def test_test_tool_refuses_checkpoint_of_another_config(
-        refshapes_root, tmp_path, capsys):
+def _other_config_checkpoint(tmp_path):
     init_default_scope('mmseg')
     cfg = Config.fromfile(str(DEMO_CONFIG)).model
     cfg.decode_head.num_layers = 1  # another config of the same family
     path = tmp_path / 'other.pth'
     torch.save(dict(state_dict=MODELS.build(cfg).state_dict(), meta={}),
                path)
+    return path
+
+
+def test_test_tool_refuses_checkpoint_of_another_config(
+        refshapes_root, tmp_path, capsys):
+    path = _other_config_checkpoint(tmp_path)
     msg = tool('test', DEMO_CONFIG, path, '--work-dir', tmp_path / 'w',
                '--out', tmp_path / 'm.json', '--cfg-options',
                *data_options(refshapes_root))
@@ -146,6 +151,18 @@ def test_test_tool_refuses_checkpoint_of_another_config(
     assert 'missing (decode_head.' in msg and '\n' not in msg
     assert 'oIoU' not in capsys.readouterr().out  # no table
     assert not (tmp_path / 'm.json').exists()
+
+
+def test_cache_tool_refuses_checkpoint_of_another_config(
+        refshapes_root, tmp_path):
+    path = _other_config_checkpoint(tmp_path)
+    msg = tool('cache', DEMO_CONFIG, '--split', 'val', '--out',
+               tmp_path / 'cache', '--checkpoint', path, '--cfg-options',
+               *data_options(refshapes_root))
+    assert msg.startswith(f'cache_features.py: error: checkpoint {path} '
+                          'does not match the config: ')
+    assert 'missing (decode_head.' in msg
+    assert not (tmp_path / 'cache').exists()
 
 
 def test_test_tool_empty_checkpoint_is_one_line(refshapes_root, tmp_path):

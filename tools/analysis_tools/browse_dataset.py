@@ -11,16 +11,16 @@ resize/pack steps are not applied). One file ``<index>_<sent_id>.jpg`` per
 sample.
 """
 import argparse
-import os
 import os.path as osp
 
-import cv2
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS
 
 import projects.risam  # noqa: F401  (registers the datasets)
+from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.output import write_image
 from projects.risam.visualization import overlay
 
 
@@ -34,6 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num', type=int, default=50,
                         help='samples to write (default 50; <= 0: all)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -52,7 +53,6 @@ def main() -> None:
     ]
     dataset = DATASETS.build(ds_cfg)
     num = len(dataset) if args.num <= 0 else min(args.num, len(dataset))
-    os.makedirs(args.out, exist_ok=True)
     bar = ProgressBar(num)
     for i in range(num):
         sample = dataset[i]
@@ -62,10 +62,10 @@ def main() -> None:
         vis = overlay(sample['img'], masks[0], texts[0])
         sent_id = sample['sent_id']
         sent_id = sent_id[0] if isinstance(sent_id, list) else sent_id
-        cv2.imwrite(osp.join(args.out, f'{i:05d}_{sent_id}.jpg'), vis)
+        write_image(osp.join(args.out, f'{i:05d}_{sent_id}.jpg'), vis)
         bar.update()
     print(f'\n{num} samples written to {args.out}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'browse_dataset.py')
