@@ -15,7 +15,7 @@ from projects.risam.datasets import (GReferDataset, PhraseCutDataset,
 from projects.risam.datasets.validation import (image_problem,
                                                 segmentation_problem)
 
-LOAD = [dict(type='LoadImageFromFile'), dict(type='LoadReferAnnotations')]
+LOAD = [dict(type='LoadImageFromFile'), dict(type='risam.LoadReferAnnotations')]
 
 # image 1 of the fixture is 30 x 40 (h x w)
 _small = mask_utils.encode(np.asfortranarray(np.ones((10, 10), np.uint8)))

@@ -14,7 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmseg.registry import MODELS
+from projects.risam.registry import MODELS
 
 from .conftest import DEMO_CONFIG, REPO, data_options
 

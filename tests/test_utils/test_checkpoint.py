@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
-from mmseg.registry import MODELS
+from projects.risam.registry import MODELS
 from projects.risam.utils.checkpoint import (CheckpointError,
                                              check_state_dict,
                                              frozen_pretrained_prefixes,

@@ -28,7 +28,7 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import projects.risam  # noqa: F401  (registers the datasets)
-from mmseg.registry import DATASETS
+from projects.risam.registry import DATASETS
 from projects.risam.datasets import ReferFormatError
 from projects.risam.datasets.reference_counts import (REFERENCE_COUNTS,
                                                       reference_key)
