@@ -222,43 +222,47 @@ def test_truncated_image_is_one_line_naming_it(refshapes_root, tmp_path):
     assert 'truncated image' in msg and '\n' not in msg
 
 
-def _val_scalars(work: Path) -> list:
-    rows = []
-    for path in sorted(work.glob('*/vis_data/scalars.json')):
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            if 'oIoU' in row:
-                rows.append({k: row[k] for k in ('oIoU', 'mIoU', 'Pr@50')})
-    return rows
+def _val_metrics(ckpt: Path, root: Path, out: Path) -> dict:
+    """tools/test.py on the val split of ``root``: the metric dict."""
+    assert tool('test', DEMO_CONFIG, ckpt, '--splits', 'val', '--work-dir',
+                out.parent / f'{out.stem}_work', '--out', out,
+                '--cfg-options', *data_options(root)) == ''
+    return json.loads(out.read_text())['val']
 
 
 @pytest.mark.slow
-def test_resume_skips_truncated_last_checkpoint(refshapes_root, tmp_path):
+def test_resume_skips_truncated_last_checkpoint(refshapes_root, tmp_path,
+                                                capsys):
     work = tmp_path / 'work'
     opts = _short_train(refshapes_root)
     assert tool('train', DEMO_CONFIG, '--work-dir', work, *opts) == ''
-    straight = _val_scalars(work)
-    assert len(straight) == 1
     final = torch.load(work / 'iter_6.pth', weights_only=True)['state_dict']
+    straight = _val_metrics(work / 'iter_6.pth', refshapes_root,
+                            tmp_path / 'straight.json')
     data = (work / 'iter_6.pth').read_bytes()
     (work / 'iter_6.pth').write_bytes(data[:len(data) // 2])  # disk full
+    capsys.readouterr()
 
     assert tool('train', DEMO_CONFIG, '--work-dir', work, '--resume',
                 *opts) == ''
-    logs = sorted(work.glob('*/*.log'))[-1].read_text()
-    assert 'iter_6.pth' in logs.split('resuming from')[0]
-    assert f'resuming from {work / "iter_4.pth"}' in logs
-    assert 'Iter(train) [5/6]' in logs and 'Iter(train) [1/6]' not in logs
-    resumed = _val_scalars(work)
-    assert len(resumed) == 2 and resumed[1] == straight[0]
+    logs = capsys.readouterr().out + ''.join(
+        p.read_text() for p in work.glob('*/*.log'))
+    assert (f'resume: skipped {work / "iter_6.pth"} (missing, truncated or '
+            f'damaged); resuming from {work / "iter_4.pth"}') in logs
+    assert 'Iter(train) [5/6]' in logs
     again = torch.load(work / 'iter_6.pth', weights_only=True)['state_dict']
+    assert again.keys() == final.keys()
     for key, value in final.items():
         torch.testing.assert_close(again[key], value, rtol=0, atol=0,
                                    msg=key)
+    resumed = _val_metrics(work / 'iter_6.pth', refshapes_root,
+                           tmp_path / 'resumed.json')
+    assert resumed == straight and set(straight) >= {'oIoU', 'mIoU'}
     # with nothing intact left, one line
     for path in work.glob('iter_*.pth'):
         path.write_bytes(b'')
     msg = tool('train', DEMO_CONFIG, '--work-dir', work, '--resume', *opts)
+    assert msg.startswith('train.py: error: cannot resume from ')
     assert 'no intact checkpoint' in msg and '\n' not in msg
 
 

@@ -173,7 +173,8 @@ def main() -> None:
     if problems:
         summary.append(f'{len(problems)} problem(s) listed above')
     if deviations:
-        what = f'counts differ from the published ones ({", ".join(deviations)})'
+        what = ('counts differ from the published ones '
+                f'({", ".join(deviations)})')
         if args.strict:
             summary.append(what)
         else:

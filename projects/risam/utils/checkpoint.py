@@ -6,9 +6,10 @@ mmengine's :class:`~mmengine.runner.CheckpointLoader` (``load_from``,
 
 - :func:`read_checkpoint` asks ``torch.load`` for ``weights_only=True``
   explicitly, whatever torch's default or its environment override says
-  (an explicit argument wins over torch's "no weights-only" variable). Tensors, plain
-  containers and the classes of :mod:`.safe_load` load; anything else is a
-  :class:`CheckpointError` naming the refused global. A truncated, empty or
+  (an explicit argument wins over torch's "no weights-only" variable).
+  Tensors, plain containers and the classes of :mod:`.safe_load` load;
+  anything else is a :class:`RefusedCheckpointError` naming the refused
+  global. A truncated, empty or
   foreign file is a one-line :class:`CheckpointError` too.
 - :func:`register_weights_only_loader` makes that function mmengine's loader
   for local files, so mmengine's own loads are just as safe.
@@ -36,7 +37,8 @@ from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
 from torch import Tensor, nn
 
 __all__ = [
-    'CheckpointError', 'RefusedCheckpointError', 'read_checkpoint', 'register_weights_only_loader',
+    'CheckpointError', 'RefusedCheckpointError', 'read_checkpoint',
+    'register_weights_only_loader',
     'unwrap_state_dict', 'load_state_dict_file', 'frozen_pretrained_prefixes',
     'check_state_dict', 'load_strict', 'is_intact_checkpoint'
 ]
