@@ -266,7 +266,7 @@ def test_resume_skips_truncated_last_checkpoint(refshapes_root, tmp_path,
     assert 'no intact checkpoint' in msg and '\n' not in msg
 
 
-def test_demo_and_test_load_strictly_through_one_helper():
+def test_tools_load_strictly_through_one_function():
     """No tool reads a checkpoint by itself or with mmengine's non-strict
     load_checkpoint."""
     for name in ('demo', 'test', 'cache'):

@@ -1,4 +1,4 @@
-"""The checkpoint helper: weights_only everywhere, unwrapping, strict loading
+"""Checkpoint reading: weights_only everywhere, unwrapping, strict loading
 with the frozen-encoder exemption, and the intact-checkpoint check."""
 import copy
 import os
@@ -200,7 +200,7 @@ def test_strict_load_refuses_another_config(tmp_path):
     assert re.search(r'missing \(neck\.blocks\.1\.', str(e.value))
 
 
-def test_encoder_loaders_share_the_helper(tmp_path):
+def test_encoder_loaders_share_the_unwrapping(tmp_path):
     """The SAM and CLIP file readers unwrap DDP/state_dict containers."""
     from projects.risam.models.backbones.sam_backbone import \
         load_sam_image_encoder_state
