@@ -1,6 +1,6 @@
 """Test a RISAM checkpoint and print the benchmark table.
 
-    python tools/test.py CONFIG CHECKPOINT [--splits val testA testB]
+    python tools/test.py CONFIG CHECKPOINT [--splits val testA testB | test]
         [--out metrics.json [--overwrite]] [--show-dir DIR]
         [--override-text STR] [--work-dir DIR] [--cfg-options k=v ...]
         [--debug]
@@ -9,7 +9,10 @@
 Every split is evaluated at the original image resolution; the table has one
 row per split (oIoU, mIoU, Pr@50..90, and any further keys the metric
 reports). ``--override-text ''`` replaces every sentence, the language-blind
-control.
+control. A split is chosen by the dataset's own rule: the refs' ``split``
+field for RefCOCO/RefCOCO+/G-Ref/gRefCOCO/RefShapes, the file
+``refer_<split>.json`` for PhraseCut. Without ``--splits`` the config's
+``test_splits`` are tested, else its test dataset as configured.
 
 The checkpoint is read with ``weights_only=True`` and loaded strictly: a
 checkpoint of another config stops the run, naming the keys that differ
@@ -23,7 +26,7 @@ import copy
 import json
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
@@ -31,6 +34,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import projects.risam  # noqa: F401  (registers RISAM)
+from projects.risam.datasets import BaseReferDataset
+from projects.risam.registry import DATASETS
 from projects.risam.utils import configure_launcher
 from projects.risam.utils.checkpoint import load_strict
 from projects.risam.utils.cli import add_debug_argument, run_tool
@@ -46,8 +51,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='dir for logs and metric dumps')
     parser.add_argument(
         '--splits', nargs='+',
-        help='splits to evaluate (default: the config\'s `test_splits`, '
-        'else the split of its test_dataloader)')
+        help='splits to evaluate, e.g. val testA testB (refer datasets) or '
+        'test (PhraseCut: reads refer_test.json); default: the config\'s '
+        '`test_splits`, else its test dataset as configured')
     parser.add_argument(
         '--out', help='write {split: {metric: value}} to this JSON file')
     parser.add_argument(
@@ -85,11 +91,40 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
     hooks.visualization.interval = 1
 
 
-def split_dataloader(cfg: Config, split: str,
+def dataset_class(cfg: Config) -> type:
+    """The class of the config's test dataset (a RISAM refer dataset)."""
+    dataset_type = cfg.test_dataloader.dataset.type
+    cls = dataset_type if isinstance(dataset_type, type) else \
+        DATASETS.get(dataset_type)
+    if cls is None or not issubclass(cls, BaseReferDataset):
+        raise SystemExit(f'test.py: error: test dataset type '
+                         f'{dataset_type!r} is not a RISAM referring '
+                         'dataset; --splits cannot select its splits')
+    return cls
+
+
+def configured_split(cfg: Config) -> str:
+    """The split the config's test dataset reads as it is (a row label)."""
+    dataset = cfg.test_dataloader.dataset
+    cls = dataset.type if isinstance(dataset.type, type) else \
+        DATASETS.get(dataset.type)
+    if cls is not None and issubclass(cls, BaseReferDataset):
+        return cls.configured_split(dataset)
+    return dataset.get('split', 'test')
+
+
+def split_dataloader(cfg: Config, split: Optional[str],
                      override_text: str = None) -> ConfigDict:
-    """The test dataloader config for one split."""
+    """The test dataloader config for one split (None: as configured).
+
+    How a split is chosen is the dataset's own rule
+    (:meth:`BaseReferDataset.split_config`): the ``split`` field for the
+    refer-format datasets, the ``refer_<split>.json`` file for PhraseCut.
+    """
     loader = copy.deepcopy(cfg.test_dataloader)
-    loader.dataset.split = split
+    if split is not None:
+        # an unknown split raises a one-line ReferFormatError
+        loader.dataset = dataset_class(cfg).split_config(loader.dataset, split)
     if override_text is not None:
         loader.dataset.override_text = override_text
     return loader
@@ -126,11 +161,17 @@ def main() -> None:
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
 
-    splits: List[str] = (args.splits or cfg.get('test_splits', None)
-                         or [cfg.test_dataloader.dataset.get('split', 'test')])
+    # without --splits: the config's `test_splits`, else its test dataset
+    # as configured (None), reported under the split it reads
+    splits: List[Optional[str]] = (args.splits or cfg.get('test_splits', None)
+                                   or [None])
+    for split in splits:  # an unknown split fails here, before any work
+        split_dataloader(cfg, split)
+    names = [split if split is not None else configured_split(cfg)
+             for split in splits]
     test_evaluator = copy.deepcopy(cfg.test_evaluator)
     cfg.test_dataloader = split_dataloader(cfg, splits[0], args.override_text)
-    cfg.test_evaluator = split_evaluator(cfg, splits[0])
+    cfg.test_evaluator = split_evaluator(cfg, names[0])
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
@@ -139,14 +180,14 @@ def main() -> None:
     cfg.test_evaluator = test_evaluator
 
     results: Dict[str, Dict[str, float]] = {}
-    for i, split in enumerate(splits):
+    for i, (split, name) in enumerate(zip(splits, names)):
         if i > 0:  # same model and hooks, next split's data
             runner._test_loop = copy.deepcopy(test_loop_cfg)
             runner._test_dataloader = split_dataloader(
                 cfg, split, args.override_text)
-            runner._test_evaluator = split_evaluator(cfg, split)
-        runner.logger.info(f'testing split {split!r}')
-        results[split] = dict(runner.test())
+            runner._test_evaluator = split_evaluator(cfg, name)
+        runner.logger.info(f'testing split {name!r}')
+        results[name] = dict(runner.test())
 
     if is_main_process():
         title = f'{osp.basename(args.config)}  ({args.checkpoint})'

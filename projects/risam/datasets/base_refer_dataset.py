@@ -19,6 +19,7 @@ With ``group_by_image=True`` the samples of one image are merged into one
 (``text``, ``sent_id``, ``ref_id``, ``ann_ids``, ``segmentations``,
 ``no_target``, ``expr_type`` become lists, one entry per sentence).
 """
+import copy
 from collections import Counter, OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -78,6 +79,37 @@ class BaseReferDataset(BaseSegDataset):
         self.group_by_image = group_by_image
         kwargs.setdefault('img_suffix', '')
         super().__init__(**kwargs)
+
+    #: Splits a config of this dataset can be pointed at with
+    #: :meth:`split_config` (``tools/test.py --splits``).
+    SPLITS: Tuple[str, ...] = ()
+
+    # -- splits -----------------------------------------------------------
+    @classmethod
+    def split_config(cls, dataset_cfg: dict, split: str) -> dict:
+        """A copy of ``dataset_cfg`` that reads ``split``.
+
+        Raises:
+            ReferFormatError: ``split`` is not one of :attr:`SPLITS` (one
+                line, naming the valid ones).
+        """
+        if split not in cls.SPLITS:
+            raise ReferFormatError(
+                f'{cls.__name__}: unknown split {split!r} (valid: '
+                f'{", ".join(cls.SPLITS) or "none"})')
+        cfg = copy.deepcopy(dataset_cfg)
+        cls._set_split(cfg, split)
+        return cfg
+
+    @classmethod
+    def _set_split(cls, dataset_cfg: dict, split: str) -> None:
+        """Point ``dataset_cfg`` (in place) at ``split``."""
+        raise NotImplementedError(f'{cls.__name__} has no splits')
+
+    @classmethod
+    def configured_split(cls, dataset_cfg: dict) -> str:
+        """The split ``dataset_cfg`` reads as it is (a table row label)."""
+        raise NotImplementedError(f'{cls.__name__} has no splits')
 
     # -- subclasses -------------------------------------------------------
     def load_samples(self) -> List[dict]:

@@ -21,6 +21,7 @@ class GReferDataset(ReferDataset):
     """gRefCOCO in the refer layout; arguments as :class:`ReferDataset`."""
 
     allow_no_target = True
+    SPLITS = ('train', 'val', 'testA', 'testB')
 
     def __init__(self,
                  ann_file: str = 'grefcoco/instances.json',

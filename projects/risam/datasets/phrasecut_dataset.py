@@ -14,6 +14,7 @@ task files do not give the image size, so "inside the image" is checked
 when the mask is decoded).
 """
 import os.path as osp
+import re
 from typing import List, Optional
 
 from ..registry import DATASETS
@@ -37,6 +38,21 @@ class PhraseCutDataset(BaseReferDataset):
         override_text, max_words, skip_invalid, group_by_image: see
             :class:`BaseReferDataset` (``text_key`` is unused).
     """
+
+    #: a split is a file: ``split`` reads ``refer_<split>.json`` beside the
+    #: configured ``ann_file``
+    SPLITS = ('train', 'val', 'test', 'miniv')
+
+    @classmethod
+    def _set_split(cls, dataset_cfg: dict, split: str) -> None:
+        folder = osp.dirname(dataset_cfg.get('ann_file', 'refer_test.json'))
+        dataset_cfg['ann_file'] = osp.join(folder, f'refer_{split}.json')
+
+    @classmethod
+    def configured_split(cls, dataset_cfg: dict) -> str:
+        name = osp.basename(dataset_cfg.get('ann_file', 'refer_test.json'))
+        match = re.fullmatch(r'refer_(.+)\.json', name)
+        return match.group(1) if match else osp.splitext(name)[0]
 
     def __init__(self,
                  data_root: Optional[str] = None,

@@ -62,6 +62,19 @@ class ReferDataset(BaseReferDataset):
 
     #: whether ``ann_id == [-1]`` (no target) is legal (gRefCOCO).
     allow_no_target = False
+    #: a split is the ``split`` field of the refs in ``split_file``; which of
+    #: these a file holds depends on its splitBy (unc: train/val/testA/testB,
+    #: umd: train/val/test, google: train/val), and loading a split the
+    #: file does not hold fails naming the ones it does.
+    SPLITS = SPLITS
+
+    @classmethod
+    def _set_split(cls, dataset_cfg: dict, split: str) -> None:
+        dataset_cfg['split'] = split
+
+    @classmethod
+    def configured_split(cls, dataset_cfg: dict) -> str:
+        return dataset_cfg.get('split', 'val')
 
     def __init__(self,
                  data_root: Optional[str] = None,
