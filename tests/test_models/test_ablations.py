@@ -9,6 +9,7 @@ moves a parameter iff it got a non-zero gradient) and that frozen parts were
 not.
 """
 import copy
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,8 @@ def _tinify(node, tiny_model):
         tiny = tiny_model['backbone']
         node.update(arch=tiny['arch'], checkpoint=None,
                     init_pos_embed='sincos')
+        if node.get('sam_neck'):  # SAM's neck: 256 -> tiny width
+            node['arch'] = dict(tiny['arch'], out_chans=64)
         if node.get('feature_enhancement') is not None:
             node['feature_enhancement'] = dict(out_channels=64)
     elif kind == 'mmpretrain.SwinTransformer':
@@ -110,8 +113,7 @@ def _row_checks(name, cfg, model, trained, frozen_moved, trainable):
         iou = _names(model, 'decode_head.mask_decoder.iou_prediction_head')
         assert iou and not iou & trainable
     if 'tab11' in name:
-        assert type(model.neck).__name__ == 'LinearProjectionNeck'
-        assert all(n.startswith(('neck.', 'decode_head.')) for n in trained)
+        _check_sam_baseline(cfg, model, trainable)
     if 'tab3-5' in name:
         assert _names(model, 'neck.encoder.layers') <= trained
     if 'tab3-6' in name:
@@ -165,6 +167,52 @@ def _row_checks(name, cfg, model, trained, frozen_moved, trainable):
     else:
         assert not _names(model, 'text_encoder.') & trainable
     assert not frozen_moved
+
+
+def _check_sam_baseline(cfg, model, trainable):
+    """Tab. 11: SAM's whole image encoder (neck included) frozen; exactly
+    the text projection and SAM's mask decoder train."""
+    from segment_anything.modeling import ImageEncoderViT
+    assert type(model.neck).__name__ == 'LinearProjectionNeck'
+    assert isinstance(model.neck.visual_proj, torch.nn.Identity)
+    backbone = model.backbone
+    assert backbone.sam_neck and cfg.model.backbone.checkpoint.endswith(
+        'sam_vit_h_4b8939.pth')
+    sam_neck = _names(model, 'backbone.encoder.neck.')
+    # conv1x1 (no bias), LN2d, conv3x3 (no bias), LN2d
+    assert len(sam_neck) == 6 and not sam_neck & trainable
+    frozen_decoder = ('decode_head.mask_decoder.iou_prediction_head.',
+                      *(f'decode_head.mask_decoder.output_hypernetworks_mlps'
+                        f'.{i}.' for i in (1, 2, 3)))
+    want = _names(model, 'neck.text_proj.') | {
+        n for n in _names(model, 'decode_head.mask_decoder.')
+        if not n.startswith(frozen_decoder)}
+    assert trainable == want
+    # encode() is SAM's image encoder forward, neck included
+    arch = backbone.arch_cfg
+    ref = ImageEncoderViT(
+        img_size=arch['img_size'], patch_size=arch['patch_size'],
+        embed_dim=arch['embed_dim'], depth=arch['depth'],
+        num_heads=arch['num_heads'], out_chans=arch['out_chans'],
+        qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        use_rel_pos=True, window_size=arch['window_size'],
+        global_attn_indexes=tuple(arch['global_attn_indexes'])).eval()
+    ref.load_state_dict(backbone.encoder.state_dict())
+    x = torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        (ours, ) = backbone.encode(x)
+        torch.testing.assert_close(ours, ref(x), atol=1e-4, rtol=1e-4)
+    # the paper-size trainable count stated in the config header
+    init_default_scope(cfg.default_scope)
+    full = [MODELS.build(dict(cfg.model[k], checkpoint=None) if k ==
+                         'decode_head' else cfg.model[k])
+            for k in ('neck', 'decode_head')]
+    count = sum(p.numel() for m in full for p in m.parameters()
+                if p.requires_grad)
+    assert count == 3_637_632
+    header = (ABLATIONS / 'risam-tab11-sam-baseline_sam-vit-h_8xb4-50e_'
+              'refcoco-1024x1024.py').read_text()
+    assert 'Trainable parameters: 3,637,632' in header
 
 
 @pytest.mark.parametrize('name', CONFIGS)

@@ -1,15 +1,20 @@
-# Paper Tab. 11 (§5), "SAM": frozen SAM ViT-H and CLIP encoders, linear
-# projections to 256 channels, and SAM's own (pretrained) mask decoder with
-# the projected words as sparse prompt; only projections + decoder train.
-# No FE, no MA. SAM's own image neck is replaced by the visual projection.
+# Paper Tab. 11 (§5), "SAM": SAM's whole image encoder (ViT-H blocks and its
+# own neck, loaded from the SAM checkpoint, frozen) and the frozen CLIP text
+# encoder; a linear text projection (512 -> 256) and SAM's mask decoder,
+# prompted by the projected words, are the only trained parts. No FE, no MA.
 # Paper RefCOCO val IoU: 57.23 (RISAM: 76.20).
+# Trainable parameters: 3,637,632 = text projection 131,328 + SAM's mask
+# decoder 3,506,304 (its IoU head and the 3 multi-mask hyper-network MLPs,
+# which never reach the single-mask output, stay frozen, as does SAM's
+# prompt-encoder no_mask_embed).
 _base_ = ['../risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py']
 model = dict(
-    backbone=dict(out_global_blocks=(3, ), feature_enhancement=None),
+    backbone=dict(
+        out_global_blocks=(3, ), feature_enhancement=None, sam_neck=True),
     neck=dict(
         _delete_=True,
         type='risam.LinearProjectionNeck',
-        in_channels=1280,
+        in_channels=None,  # SAM's neck already gives 256 channels
         text_channels=512,
         channels=256),
     decode_head=dict(

@@ -84,6 +84,13 @@ class SAMBackbone(BaseVisualBackbone):
         feature_enhancement: kwargs of :class:`FeatureEnhancement` (e.g.
             ``dict(out_channels=256)``), or ``None`` to return the raw taps.
         frozen: keep the encoder in eval mode without gradients (paper).
+        sam_neck: keep SAM's own neck (conv1x1-LN-conv3x3-LN, loaded and
+            frozen with the rest of the encoder) and return SAM's image
+            embedding ``B x out_chans x S/16 x S/16`` as the single output:
+            SAM's whole image encoder, as the "SAM" baseline of Tab. 11
+            uses it. Needs ``out_global_blocks`` to be the last global block
+            only (the neck reads the last block) and no Feature Enhancement.
+            Defaults to False (the paper taps the blocks before the neck).
         init_pos_embed: ``None`` keeps segment_anything's zero-initialised
             absolute position embedding; ``'sincos'`` fills it with a fixed
             2-D sine-cosine table. Only used when ``checkpoint`` is None: a
@@ -113,6 +120,7 @@ class SAMBackbone(BaseVisualBackbone):
                  out_global_blocks: Sequence[int] = (1, 2, 3),
                  feature_enhancement: Optional[dict] = dict(out_channels=256),
                  frozen: bool = True,
+                 sam_neck: bool = False,
                  init_pos_embed: Optional[str] = None,
                  attn_impl: str = 'sdpa',
                  encoder_dtype: str = 'fp32',
@@ -151,8 +159,15 @@ class SAMBackbone(BaseVisualBackbone):
                                               pe.shape[3]))
         elif init_pos_embed is not None:
             raise ValueError(f'unknown init_pos_embed {init_pos_embed!r}')
-        # SAM's neck and blocks after the last tap are never used.
-        self.encoder.neck = nn.Identity()
+        self.sam_neck = sam_neck
+        if sam_neck and (self.out_indices != (cfg['depth'] - 1, )
+                         or feature_enhancement is not None):
+            raise ValueError(
+                'sam_neck=True returns SAM\'s image embedding: it needs '
+                'out_global_blocks=(last,) and feature_enhancement=None')
+        # SAM's neck (unless kept) and blocks after the last tap are unused.
+        if not sam_neck:
+            self.encoder.neck = nn.Identity()
         del self.encoder.blocks[max(self.out_indices) + 1:]
         if attn_impl == 'sdpa':
             swap_sam_attention(self.encoder)
@@ -200,11 +215,13 @@ class SAMBackbone(BaseVisualBackbone):
         feature cache to refuse a model that differs."""
         return dict(arch=dict(self.arch_cfg),
                     out_indices=list(self.out_indices),
+                    sam_neck=self.sam_neck,
                     encoder_sha256=state_fingerprint(self.encoder))
 
     def encode(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Raw block outputs, ``B x 3 x S x S`` -> tuple of
-        ``B x C_e x S/p x S/p`` (one per selected global block), fp32."""
+        ``B x C_e x S/p x S/p`` (one per selected global block), fp32; with
+        ``sam_neck`` SAM's image embedding ``(B x out_chans x S/p x S/p,)``."""
         use_bf16 = self.encoder_dtype == 'bf16' and x.is_cuda
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen), torch.autocast(
@@ -217,8 +234,10 @@ class SAMBackbone(BaseVisualBackbone):
             for i, block in enumerate(self.encoder.blocks):
                 x = block(x)
                 if i in self.out_indices:
-                    outs.append(x.permute(0, 3, 1, 2).float().contiguous())
-        return tuple(outs)
+                    outs.append(x.permute(0, 3, 1, 2))
+            if self.sam_neck:
+                outs = [self.encoder.neck(outs[-1])]
+        return tuple(o.float().contiguous() for o in outs)
 
     def enhance(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         """Trainable part: raw taps -> ``(F_v,)`` (identity without FE)."""

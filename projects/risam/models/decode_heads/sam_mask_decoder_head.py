@@ -55,7 +55,8 @@ class SAMMaskDecoderHead(BaseMaskHead):
 
     SAM's IoU head and the hyper-network MLPs of the three multi-mask tokens
     do not reach the output, so they are frozen (no unused trainable
-    parameters under DDP). ``checkpoint`` loads SAM's pretrained decoder,
+    parameters under DDP). ``no_mask_embed`` belongs to SAM's prompt
+    encoder, not its mask decoder, and is frozen too. ``checkpoint`` loads SAM's pretrained decoder,
     ``pe_layer`` and ``no_mask_embed`` from an official SAM file (strict;
     needs ``in_channels=256`` and the default decoder sizes).
 
@@ -97,6 +98,9 @@ class SAMMaskDecoderHead(BaseMaskHead):
         if checkpoint is not None:
             self.load_state_dict(load_sam_decoder_state(checkpoint),
                                  strict=True)
+        # SAM's prompt encoder part (no_mask_embed; pe_layer is a buffer)
+        # stays as loaded: only SAM's mask decoder trains (paper §5).
+        self.no_mask_embed.requires_grad_(False)
         self.mask_decoder.iou_prediction_head.requires_grad_(False)
         for mlp in self.mask_decoder.output_hypernetworks_mlps[1:]:
             mlp.requires_grad_(False)
