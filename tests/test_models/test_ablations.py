@@ -69,8 +69,9 @@ def _tinify(node, tiny_model):
 
 
 def load_tiny(name):
-    """(config as written, tiny model config) for one ablation config."""
-    cfg = Config.fromfile(str(ABLATIONS / name))
+    """(config as written, tiny model config) for one ablation config (a
+    name under ``ABLATIONS``) or any config path."""
+    cfg = Config.fromfile(str(name if '/' in str(name) else ABLATIONS / name))
     import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.default_scope)
     tiny = Config.fromfile(TINY).model.to_dict()
@@ -215,9 +216,9 @@ def _check_sam_baseline(cfg, model, trainable):
     assert 'Trainable parameters: 3,637,632' in header
 
 
-@pytest.mark.parametrize('name', CONFIGS)
-def test_ablation_config_trains_one_step(name):
-    cfg, model_cfg = load_tiny(name)
+def _train_one_step(model_cfg, cfg):
+    """Build, run one train step; (model, trained, frozen_moved,
+    trainable)."""
     model = MODELS.build(model_cfg)
     model.train()
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
@@ -228,7 +229,13 @@ def test_ablation_config_trains_one_step(name):
     trainable = {n for n, p in params.items() if p.requires_grad}
     trained = {n for n, p in params.items()
                if not torch.equal(before[n], p.detach())}
-    frozen_moved = trained - trainable
+    return model, trained, trained - trainable, trainable
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_ablation_config_trains_one_step(name):
+    cfg, model_cfg = load_tiny(name)
+    model, trained, frozen_moved, trainable = _train_one_step(model_cfg, cfg)
     assert trainable, name
     unused = trainable - trained
     if 'tab5-10' in name:
@@ -239,19 +246,118 @@ def test_ablation_config_trains_one_step(name):
     else:
         assert not unused, sorted(unused)
     _row_checks(name, cfg, model, trained, frozen_moved, trainable)
+    _dataset_checks(name, cfg)
+
+
+# paper word limits (§4.2) and Tab. 1 splits of each dataset
+WORDS = {'refcoco': 17, 'refcoco+': 25, 'refcocog-umd': 25,
+         'refcocog-google': 25, 'grefcoco': 25}
+SPLITS = {'refcoco': ['val', 'testA', 'testB'],
+          'refcoco+': ['val', 'testA', 'testB'],
+          'refcocog-umd': ['val', 'test'], 'refcocog-google': ['val'],
+          'grefcoco': ['val', 'testA', 'testB']}
+
+
+def _dataset_of(name):
+    return name.rsplit('_', 1)[1].replace('-1024x1024.py', '')
+
+
+def _dataset_checks(name, cfg, folder=ABLATIONS):
+    """Word limit in both places, and the dataset's Tab. 1 splits; a row on
+    RefCOCO+ / G-Ref has exactly the model of its RefCOCO row."""
+    ds = _dataset_of(name)
+    for loader in ('train', 'val', 'test'):
+        assert cfg[f'{loader}_dataloader'].dataset.max_words == WORDS[ds]
+    assert cfg.model.text_encoder.max_tokens == WORDS[ds]
+    assert cfg.test_splits == SPLITS[ds]
+    if ds != 'refcoco':
+        ref = Config.fromfile(str(folder / name.replace(ds, 'refcoco')))
+        model = cfg.model.to_dict()
+        model['text_encoder']['max_tokens'] = 17
+        assert model == ref.model.to_dict()
+        assert cfg.get('model_wrapper_cfg') == ref.get('model_wrapper_cfg')
+
+
+# RefCOCO val, RefCOCO+ val and G-Ref val (U) for Tab. 2, 3, 5 (§4.5);
+# all nine Tab. 1 splits (three datasets, G-Ref on both partitions) for
+# Tab. 9 and 11
+ROWS = {
+    **{row: ['refcoco', 'refcoco+', 'refcocog-umd'] for row in [
+        'tab2-1', 'tab2-2', 'tab2-3', 'tab3-5', 'tab3-6', 'tab3-7', 'tab3-8',
+        'tab5-9', 'tab5-10']},
+    **{row: ['refcoco'] for row in [
+        'tab4-ma1', 'tab4-ma3', 'tab6-11', 'tab7_sam-vit-b', 'tab7_swin-b']},
+    **{row: ['refcoco', 'refcoco+', 'refcocog-umd', 'refcocog-google']
+       for row in ['tab9', 'tab11']},
+}
 
 
 def test_every_paper_row_has_a_config():
-    rows = ['tab2-1', 'tab2-2', 'tab2-3', 'tab3-5', 'tab3-6', 'tab3-7',
-            'tab3-8', 'tab4-ma1', 'tab4-ma3', 'tab5-9', 'tab5-10', 'tab6-11',
-            'tab7_sam-vit-b', 'tab7_swin-b', 'tab9', 'tab11']
-    for row in rows:
-        assert sum(f'risam-{row}' in c for c in CONFIGS) == 1, row
-    readme = (ABLATIONS / 'README.md').read_text()
+    for row, datasets in ROWS.items():
+        found = sorted(_dataset_of(c) for c in CONFIGS
+                       if c.startswith(f'risam-{row}-')
+                       or c.startswith(f'risam-{row}_'))
+        assert found == sorted(datasets), row
+    readme = (ABLATIONS.parent / 'README.md').read_text()
+    labels = {'refcoco': 'RefCOCO val', 'refcoco+': 'RefCOCO+ val',
+              'refcocog-umd': 'G-Ref (UMD) val (U)',
+              'refcocog-google': 'G-Ref (Google) val (G)'}
     for c in CONFIGS:
         assert c in readme, c
-        header = (ABLATIONS / c).read_text().splitlines()[:6]
-        assert any('Paper RefCOCO val IoU' in ln for ln in header), c
+        header = [ln for ln in (ABLATIONS / c).read_text().splitlines()
+                  if ln.startswith('#')]
+        assert any(ln.startswith(f'# Paper {labels[_dataset_of(c)]}')
+                   for ln in header), c
+
+
+PAPER_CONFIGS = sorted(p.name for p in ABLATIONS.parent.glob(
+    'risam_sam-vit-h_*.py'))
+
+
+@pytest.mark.parametrize('name', PAPER_CONFIGS)
+def test_paper_config_trains_one_step(name):
+    """Tab. 1, 8 and 10 configs: one train step with tiny encoders (only
+    FE, MA and the decoder move), the word limit in both places and the
+    dataset's splits; Tab. 8 tests a training config's model unchanged on
+    PhraseCut test; Tab. 10 trains and tests on gRefCOCO with its metrics."""
+    cfg, model_cfg = load_tiny(str(ABLATIONS.parent / name))
+    model, trained, frozen_moved, trainable = _train_one_step(model_cfg, cfg)
+    assert trainable == trained and not frozen_moved
+    assert not _names(model, 'backbone.encoder.') & trainable
+    assert not _names(model, 'text_encoder.') & trainable
+    if '-to-phrasecut' in name:
+        trained_on = Config.fromfile(str(ABLATIONS.parent / name.replace(
+            '-to-phrasecut', '')))
+        ds = _dataset_of(name).replace('-to-phrasecut', '')
+        test = cfg.test_dataloader.dataset
+        assert test.type == 'risam.PhraseCutDataset'
+        assert test.ann_file == 'refer_test.json' and cfg.test_splits == [
+            'test']
+        assert test.max_words == cfg.model.text_encoder.max_tokens == \
+            WORDS[ds]
+        assert test.pipeline == trained_on.test_dataloader.dataset.pipeline
+        assert cfg.model == trained_on.model
+        assert cfg.train_dataloader == trained_on.train_dataloader
+        assert cfg.val_dataloader == trained_on.val_dataloader
+        return
+    _dataset_checks(name, cfg, ABLATIONS.parent)
+    if 'grefcoco' in name:
+        for loader in ('train', 'val', 'test'):
+            assert cfg[f'{loader}_dataloader'].dataset.type == \
+                'risam.GReferDataset'
+        assert cfg.test_evaluator.grefcoco
+        from projects.risam.evaluation import ReferMetric
+        metric = ReferMetric(**{k: v for k, v in cfg.test_evaluator.items()
+                                if k != 'type'})
+        # one no-target sentence predicted empty, one target half found
+        keys = metric.compute_metrics([
+            dict(inter=0, union=0, pred_area=0, gt_area=0, no_target=True,
+                 expr_type=None, sample_id=1, img_path='a', text='none'),
+            dict(inter=5, union=10, pred_area=5, gt_area=10,
+                 no_target=False, expr_type=None, sample_id=2,
+                 img_path='a', text='it')])
+        assert keys['gIoU'] == 75.0 and keys['cIoU'] == 50.0
+        assert keys['N-acc'] == 100.0 and keys['T-acc'] == 100.0
 
 
 SEAM_ROWS = ['risam-tab7_swin-b_8xb4-50e_refcoco-1024x1024.py',

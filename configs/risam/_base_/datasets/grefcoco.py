@@ -12,3 +12,4 @@ val_dataloader = dict(dataset=_dataset)
 test_dataloader = val_dataloader
 val_evaluator = dict(grefcoco=True)
 test_evaluator = val_evaluator
+test_splits = ['val', 'testA', 'testB']  # tools/test.py default

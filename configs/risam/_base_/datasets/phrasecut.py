@@ -35,3 +35,4 @@ test_dataloader = dict(
 val_dataloader = test_dataloader
 test_evaluator = dict(type='risam.ReferMetric')
 val_evaluator = test_evaluator
+test_splits = ['test']  # tools/test.py default: refer_test.json

@@ -6,3 +6,4 @@ _dataset = dict(
 train_dataloader = dict(dataset=_dataset)
 val_dataloader = dict(dataset=_dataset)
 test_dataloader = val_dataloader
+test_splits = ['val', 'testA', 'testB']  # tools/test.py default

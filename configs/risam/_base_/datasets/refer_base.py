@@ -51,7 +51,7 @@ val_dataloader = dict(
     sampler=dict(type='risam.ImageGroupedSampler'),
     dataset=dict(
         **_dataset, split='val', test_mode=True, pipeline=test_pipeline))
-# other splits: --cfg-options test_dataloader.dataset.split=testA
+# other splits: tools/test.py CONFIG CKPT --splits testA
 test_dataloader = val_dataloader
 val_evaluator = dict(type='risam.ReferMetric')
 test_evaluator = val_evaluator

@@ -1,0 +1,35 @@
+# Paper Tab. 11 (§5), "SAM": SAM's whole image encoder (ViT-H blocks and its
+# own neck, loaded from the SAM checkpoint, frozen) and the frozen CLIP text
+# encoder; a linear text projection (512 -> 256) and SAM's mask decoder,
+# prompted by the projected words, are the only trained parts. No FE, no MA.
+# Trainable parameters: 3,637,632 = text projection 131,328 + SAM's mask
+# decoder 3,506,304 (its IoU head and the 3 multi-mask hyper-network MLPs,
+# which never reach the single-mask output, stay frozen, as does SAM's
+# prompt-encoder no_mask_embed).
+# Paper G-Ref (UMD) val (U)/test (U) IoU: 47.87/49.31 (RISAM: 65.48/66.60).
+# The model is the RefCOCO row's (risam-tab11-sam-baseline_sam-vit-h_8xb4-50e_refcoco-1024x1024);
+# data, 25-word limit and test splits (val test) from the G-Ref (UMD) paper config.
+_base_ = ['../risam_sam-vit-h_8xb4-50e_refcocog-umd-1024x1024.py']
+model = dict(
+    backbone=dict(
+        out_global_blocks=(3, ), feature_enhancement=None, sam_neck=True),
+    neck=dict(
+        _delete_=True,
+        type='risam.LinearProjectionNeck',
+        in_channels=None,  # SAM's neck already gives 256 channels
+        text_channels=512,
+        channels=256),
+    decode_head=dict(
+        _delete_=True,
+        type='risam.SAMMaskDecoderHead',
+        in_channels=256,
+        num_heads=8,
+        depth=2,
+        mlp_dim=2048,
+        checkpoint='checkpoints/sam_vit_h_4b8939.pth',
+        loss_decode=dict(
+            type='risam.RISAMFocalDiceLoss',
+            focal_weight=0.5,
+            dice_weight=0.5,
+            gamma=2.0,
+            ignore_index=255)))
