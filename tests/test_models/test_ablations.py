@@ -34,6 +34,11 @@ _TINY_SWIN = dict(
     type='mmpretrain.SwinTransformer',
     arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
     img_size=128, window_size=4, out_indices=(1, 2, 3))
+# tiny ViT: 16 x 16 tokens of 64 channels, 6 blocks, the last three tapped
+_TINY_VIT = dict(
+    arch=dict(embed_dims=64, num_layers=6, num_heads=2,
+              feedforward_channels=128),
+    img_size=128, patch_size=8, out_indices=(3, 4, 5))
 
 
 def _tinify(node, tiny_model):
@@ -54,6 +59,8 @@ def _tinify(node, tiny_model):
             node['feature_enhancement'] = dict(out_channels=64)
     elif kind == 'mmpretrain.SwinTransformer':
         node = copy.deepcopy(_TINY_SWIN)
+    elif kind == 'mmpretrain.VisionTransformer':
+        node = dict(node, **copy.deepcopy(_TINY_VIT))
     elif kind == 'risam.FeatureResampleAdapter':
         node['in_channels'] = [32, 64, 128]
     elif kind == 'risam.CLIPTokenEncoder':
@@ -158,6 +165,8 @@ def _row_checks(name, cfg, model, trained, frozen_moved, trainable):
     if 'sam-vit-b' in name:
         assert cfg.model.backbone.arch == 'vit_b'
         assert 'vit_b' in cfg.model.backbone.checkpoint
+    if 'tab7_vit-b' in name:
+        _check_vit_b(cfg, model, trained, trainable)
     if 'swin-b' in name:
         assert type(model.backbone.backbone).__name__ == 'SwinTransformer'
         assert not _names(model, 'backbone.backbone.') & trainable
@@ -168,6 +177,36 @@ def _row_checks(name, cfg, model, trained, frozen_moved, trainable):
     else:
         assert not _names(model, 'text_encoder.') & trainable
     assert not frozen_moved
+
+
+def _nodes(node):
+    """Every dict in a config tree."""
+    if isinstance(node, dict):
+        yield node
+        node = list(node.values())
+    if isinstance(node, (list, tuple)):
+        for n in node:
+            yield from _nodes(n)
+
+
+def _check_vit_b(cfg, model, trained, trainable):
+    """Tab. 7 ViT-B: a frozen ViT-B/16 that is not SAM's; no SAM weights
+    anywhere in the model or its config."""
+    vit = model.backbone.backbone
+    assert type(vit).__name__ == 'VisionTransformer'
+    assert not _names(model, 'backbone.backbone.') & trainable
+    assert _names(model, 'backbone.necks.0.') <= trained
+    written = cfg.model.to_dict()
+    assert not any(n.get('type') in ('risam.SAMBackbone',
+                                     'risam.SAMMaskDecoderHead')
+                   for n in _nodes(written))
+    files = [v for n in _nodes(written) for k, v in n.items()
+             if k in ('checkpoint', 'pretrained') and isinstance(v, str)]
+    assert any('vit-base-p16' in f for f in files)
+    assert not any('sam' in f.split('/')[-1] for f in files)
+    full = written['backbone']['backbone']
+    assert full['out_indices'] == (5, 8, 11) and full['img_size'] == 1024
+    assert cfg.model.data_preprocessor.mean == [127.5] * 3
 
 
 def _check_sam_baseline(cfg, model, trainable):
@@ -286,7 +325,8 @@ ROWS = {
         'tab2-1', 'tab2-2', 'tab2-3', 'tab3-5', 'tab3-6', 'tab3-7', 'tab3-8',
         'tab5-9', 'tab5-10']},
     **{row: ['refcoco'] for row in [
-        'tab4-ma1', 'tab4-ma3', 'tab6-11', 'tab7_sam-vit-b', 'tab7_swin-b']},
+        'tab4-ma1', 'tab4-ma3', 'tab6-11', 'tab7_vit-b', 'tab7_sam-vit-b',
+        'tab7_swin-b']},
     **{row: ['refcoco', 'refcoco+', 'refcocog-umd', 'refcocog-google']
        for row in ['tab9', 'tab11']},
 }
@@ -434,3 +474,32 @@ def test_shared_encoding_and_cache_for_every_backbone(name, tmp_path):
     # the decoder sees different sentences: the predictions are not trivial
     logits = [o.seg_logits.data for o in outs[False]]
     assert not torch.allclose(logits[0], logits[1])
+
+
+@pytest.mark.slow
+def test_vit_b_row_encoder_at_full_size_on_cpu():
+    """Tab. 7 ViT-B: the config's encoder at full size (random weights) runs
+    one 1024 x 1024 image: three stride-16 maps of 768 channels, then FE's
+    F_v; its parameter count is the one in the config header."""
+    name = 'risam-tab7_vit-b_8xb4-50e_refcoco-1024x1024.py'
+    cfg = Config.fromfile(str(ABLATIONS / name))
+    import_modules_from_strings(**cfg.custom_imports)
+    init_default_scope(cfg.default_scope)
+    backbone_cfg = cfg.model.backbone.to_dict()
+    backbone_cfg['backbone'].pop('init_cfg')  # no checkpoint file here
+    torch.manual_seed(0)
+    encoder = MODELS.build(backbone_cfg).eval()
+    vit = encoder.backbone
+    count = sum(p.numel() for p in vit.parameters())
+    assert count == 88_793_856
+    assert '88,793,856' in (ABLATIONS / name).read_text()
+    assert encoder.encoder_frozen and not any(
+        p.requires_grad for p in vit.parameters())
+    with torch.no_grad():
+        feats = encoder.encode(torch.randn(1, 3, 1024, 1024))
+        (f_v, ) = encoder.enhance(feats)
+    assert [tuple(f.shape) for f in feats] == [(1, 768, 64, 64)] * 3
+    assert all(torch.isfinite(f).all() for f in feats)
+    # three different depths, not one map three times
+    assert not torch.allclose(feats[0], feats[2])
+    assert tuple(f_v.shape) == (1, 256, 64, 64) and torch.isfinite(f_v).all()
