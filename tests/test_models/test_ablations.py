@@ -305,6 +305,21 @@ def _dataset_checks(name, cfg, folder=ABLATIONS):
     """Word limit in both places, and the dataset's Tab. 1 splits; a row on
     RefCOCO+ / G-Ref has exactly the model of its RefCOCO row."""
     ds = _dataset_of(name)
+    if ds.endswith('-to-phrasecut'):
+        # a test-only config: the training config's model and data, tested
+        # on PhraseCut test with the same word limit
+        trained_on = Config.fromfile(str(folder / name.replace(
+            '-to-phrasecut', '')))
+        ds = ds.replace('-to-phrasecut', '')
+        test = cfg.test_dataloader.dataset
+        assert test.type == 'risam.PhraseCutDataset'
+        assert test.ann_file == 'refer_test.json'
+        assert cfg.test_splits == ['test']
+        assert test.max_words == cfg.model.text_encoder.max_tokens == \
+            WORDS[ds]
+        assert cfg.model == trained_on.model
+        assert cfg.train_dataloader == trained_on.train_dataloader
+        return
     for loader in ('train', 'val', 'test'):
         assert cfg[f'{loader}_dataloader'].dataset.max_words == WORDS[ds]
     assert cfg.model.text_encoder.max_tokens == WORDS[ds]
@@ -327,8 +342,9 @@ ROWS = {
     **{row: ['refcoco'] for row in [
         'tab4-ma1', 'tab4-ma3', 'tab6-11', 'tab7_vit-b', 'tab7_sam-vit-b',
         'tab7_swin-b']},
-    **{row: ['refcoco', 'refcoco+', 'refcocog-umd', 'refcocog-google']
-       for row in ['tab9', 'tab11']},
+    'tab9': ['refcoco', 'refcoco+', 'refcocog-umd', 'refcocog-google',
+             'refcoco-to-phrasecut'],
+    'tab11': ['refcoco', 'refcoco+', 'refcocog-umd', 'refcocog-google'],
 }
 
 
@@ -341,7 +357,8 @@ def test_every_paper_row_has_a_config():
     readme = (ABLATIONS.parent / 'README.md').read_text()
     labels = {'refcoco': 'RefCOCO val', 'refcoco+': 'RefCOCO+ val',
               'refcocog-umd': 'G-Ref (UMD) val (U)',
-              'refcocog-google': 'G-Ref (Google) val (G)'}
+              'refcocog-google': 'G-Ref (Google) val (G)',
+              'refcoco-to-phrasecut': 'PhraseCut test'}
     for c in CONFIGS:
         assert c in readme, c
         header = [ln for ln in (ABLATIONS / c).read_text().splitlines()
