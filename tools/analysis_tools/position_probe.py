@@ -1,7 +1,7 @@
 """How much of each pixel's position survives each stage of a RISAM model.
 
     python tools/analysis_tools/position_probe.py CONFIG [CHECKPOINT] \\
-        [--split val] [--num-images 64] [--json OUT.json]
+        [--split val] [--num-images 64] [--json OUT.json [--overwrite]]
 
 For ``--num-images`` images of the split (first sentence of each), the
 features of every stage are collected per pixel:
@@ -33,6 +33,8 @@ from torch import Tensor
 import projects.risam  # noqa: F401  (registers RISAM)
 from mmseg.registry import DATASETS
 from projects.risam.apis import init_refer_model
+from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.output import check_output_file
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,7 +47,10 @@ def parse_args() -> argparse.Namespace:
                         help='ridge penalty on standardised features')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', help='write {stage: {x: R2, y: R2}}')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --json file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -146,6 +151,8 @@ def collect(model: torch.nn.Module, samples: list,
 
 def main() -> None:
     args = parse_args()
+    if args.json:
+        args.json = check_output_file(args.json, args.overwrite)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -184,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main, 'position_probe.py')
