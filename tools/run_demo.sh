@@ -16,6 +16,8 @@ CONFIG=${CONFIG:-configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py}
 DATA=${DATA:-data/refshapes}
 WORK_DIR=${WORK_DIR:-work_dirs/demo}
 step() { echo; echo "==> $*"; }
+elapsed() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
+START=$SECONDS
 
 if [ ! -f "$DATA/instances.json" ]; then
   step "generating RefShapes in $DATA"
@@ -30,7 +32,10 @@ step "training $(basename "$CONFIG") (progress and ETA in the log lines)"
 RESUME=()
 # a re-run continues the existing run (or finds it finished); it never restarts
 [ -f "$WORK_DIR/last_checkpoint" ] && RESUME=(--resume)
+TRAIN_START=$SECONDS
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" "${RESUME[@]}" --cfg-options "${OPTS[@]}"
+TRAIN_TIME=$((SECONDS - TRAIN_START))
+echo "training took $(elapsed $TRAIN_TIME)"
 CKPT=$(cat "$WORK_DIR/last_checkpoint")
 
 step "testing $CKPT on val, testA, testB"
@@ -48,6 +53,7 @@ step "pictures"
   --out "$WORK_DIR/predictions.png" --overwrite --cfg-options "${OPTS[@]}"
 
 step "done: $WORK_DIR/{metrics.json,metrics_language_blind.json,training_curves.png,predictions.png}"
+echo "training $(elapsed $TRAIN_TIME), whole demo $(elapsed $((SECONDS - START)))"
 echo
 echo "Try the model on your own images in the browser (http://127.0.0.1:7860):"
 echo "  $PYTHON tools/web_demo.py $CONFIG $CKPT"

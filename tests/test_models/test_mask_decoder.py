@@ -44,3 +44,48 @@ def test_loss_resizes_to_gt_and_ignores_padding():
     assert set(losses) == {'loss_focal', 'loss_dice'}
     sum(losses.values()).backward()
     assert dec.query_token.grad.abs().sum() > 0
+
+
+def test_image_pos_embed_in_queries_and_keys_only():
+    """DETR/Mask2Former form: PE on the visual queries/keys of Eq. 6 and the
+    visual queries of Eq. 9, never on the values; the layer is then no
+    longer equivariant to a permutation of the pixels."""
+    from projects.risam.models.decode_heads.mutual_aware_mask_decoder import \
+        MutualAwareDecoderLayer
+    from projects.risam.models.layers import sincos_pos_embed_2d
+    torch.manual_seed(0)
+    layer = MutualAwareDecoderLayer(channels=16, num_heads=2).eval()
+    x, fc = torch.randn(2, 20, 16), torch.randn(2, 3, 16)
+    pad = torch.tensor([[False] * 3, [False, False, True]])
+    pos = sincos_pos_embed_2d(4, 5, 16).reshape(1, 20, 16)
+    with torch.no_grad():
+        out, fc_out = layer(x, fc, pad, pos)
+        # reference, written out
+        q = x + pos
+        ref = layer.norm_visual(
+            x + layer.visual_self_attn(q, q, x, need_weights=False)[0])
+        ref_fc = layer.norm_text(fc + layer.text_self_attn(
+            fc, fc, fc, key_padding_mask=pad, need_weights=False)[0])
+        ref = layer.norm_cross(ref + layer.cross_attn(
+            ref + pos, ref_fc, ref_fc, key_padding_mask=pad,
+            need_weights=False)[0])
+        torch.testing.assert_close(out, ref)
+        torch.testing.assert_close(fc_out, ref_fc)
+        # pixel order: invisible without PE, visible with it
+        perm = torch.randperm(20)
+        plain, _ = layer(x, fc, pad)
+        plain_perm, _ = layer(x[:, perm], fc, pad)
+        torch.testing.assert_close(plain_perm, plain[:, perm])
+        with_pe_perm, _ = layer(x[:, perm], fc, pad, pos)
+        assert (with_pe_perm - out[:, perm]).abs().max() > 1e-2
+
+
+def test_decoder_image_pos_embed_switch():
+    torch.manual_seed(0)
+    off = MutualAwareMaskDecoder(in_channels=16, num_heads=2).eval()
+    on = MutualAwareMaskDecoder(in_channels=16, num_heads=2,
+                                image_pos_embed=True).eval()
+    on.load_state_dict(off.state_dict())  # no parameters of its own
+    lav, val, mask = _inputs()
+    with torch.no_grad():
+        assert (on(lav, val, mask) - off(lav, val, mask)).abs().max() > 1e-4

@@ -1,6 +1,7 @@
 """MutualAwareAttention / Fusion: Eq. 3-5 values and mask semantics."""
 import math
 
+import pytest
 import torch
 
 from projects.risam.models import MutualAwareAttention, MutualAwareFusion
@@ -86,3 +87,43 @@ def test_fusion_shapes_and_block_count():
     lav, val = fusion((torch.randn(2, 8, 3, 3), torch.randn(2, 6, 3, 5)),
                       torch.randn(2, 7, 5), torch.ones(2, 7, dtype=bool))
     assert lav.shape == (2, 4, 3, 5) and val.shape == (2, 7, 4)
+
+
+def test_language_branch_scale_and_its_normalisation():
+    """Eq. 5 as printed: word j receives s_j = sum_i A[i, j] times the pixel
+    features, and the s_j of the real words add up to L_v (683 per word for
+    a 64 x 64 map and 6 real tokens); normalised: a weighted mean."""
+    torch.manual_seed(0)
+    printed = MutualAwareAttention(visual_channels=8, text_channels=8,
+                                   channels=8, use_attn_mask=False)
+    normed = MutualAwareAttention(visual_channels=8, text_channels=8,
+                                  channels=8, use_attn_mask=False,
+                                  normalize_language_attn=True)
+    normed.load_state_dict(printed.state_dict())
+    fv, fl = torch.randn(1, 64 * 64, 8), torch.randn(1, 17, 8)
+    mask = torch.zeros(1, 17, dtype=torch.bool)
+    mask[:, :6] = True
+    z_v, z_l = printed.visual_proj(fv), printed.text_proj(fl)
+    attn = torch.softmax(z_v @ z_l.transpose(1, 2) / math.sqrt(8)
+                         + torch.where(mask, 0., -torch.inf)[:, None], -1)
+    s = attn.sum(1)[0]  # per-word scale
+    assert s[:6].sum().item() == pytest.approx(4096, rel=1e-4)
+    assert s[:6].mean().item() == pytest.approx(682.67, rel=1e-4)
+    assert torch.all(s[6:] == 0)
+    # a constant pixel feature v: printed gives s_j * v, normalised gives v
+    v = torch.randn(1, 1, 8).expand(1, 64 * 64, 8)
+    torch.testing.assert_close(printed.language_aggregate(attn, v)[0],
+                               s[:, None] * v[0, :17], rtol=1e-4, atol=1e-3)
+    agg = normed.language_aggregate(attn, v)[0]
+    torch.testing.assert_close(agg[:6], v[0, :6], rtol=1e-4, atol=1e-5)
+    assert torch.all(agg[6:] == 0)  # padding receives nothing, not NaN
+    # F_lav is untouched; F_val differs
+    lav_p, val_p = printed(fv, fl, mask)
+    lav_n, val_n = normed(fv, fl, mask)
+    torch.testing.assert_close(lav_n, lav_p)
+    assert (val_n[:, :6] - val_p[:, :6]).abs().max() > 0.1
+    # normalised: F_val = LN(weighted mean of Z_v + Z_l)
+    w = attn.transpose(1, 2) / s[None, :, None].clamp_min(1e-30)
+    expect = torch.nn.functional.layer_norm(
+        w @ z_v + z_l, (8, ), normed.text_norm.weight, normed.text_norm.bias)
+    torch.testing.assert_close(val_n[:, :6], expect[:, :6])

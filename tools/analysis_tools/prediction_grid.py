@@ -1,12 +1,16 @@
 """A grid of predictions on test samples, each with its sentence.
 
     python tools/analysis_tools/prediction_grid.py CONFIG CHECKPOINT \\
-        --out predictions.png [--overwrite] [--split val] [--num 16] [--cols 4]
+        --out predictions.png [--overwrite] [--split val] [--num 20] [--cols 4]
 
-Samples are spread evenly over the split (deterministic). Each tile shows the
-prediction tinted, the target outlined in green and the sentence on top.
+Samples are spread evenly over the split (deterministic). When the samples
+carry an expression type (RefShapes: colour, shape, colour_shape, position,
+size), every type gets an equal share of the tiles, one row per type with
+the default ``--cols``-wide grid. Each tile shows the prediction tinted, the
+target outlined in green and the sentence on top.
 """
 import argparse
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -30,11 +34,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --out file')
     parser.add_argument('--split', help='dataset split (default: config)')
-    parser.add_argument('--num', type=int, default=16)
-    parser.add_argument('--cols', type=int, default=4)
+    parser.add_argument('--num', type=int, default=20)
+    parser.add_argument('--cols', type=int, default=4,
+                        help='tiles per row')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     add_debug_argument(parser)
     return parser.parse_args()
+
+
+def pick_samples(types: List[Optional[str]], num: int) -> List[int]:
+    """Indices of ``num`` samples spread evenly over the split; with
+    expression types, ``num // n_types`` (at least 1) of each type, in the
+    order of first appearance, each spread evenly within its type."""
+    if not types:
+        return []
+    if any(t is None for t in types):
+        picks = np.linspace(0, len(types) - 1, min(num, len(types)))
+        return [int(i) for i in picks.round()]
+    groups: Dict[str, List[int]] = {}
+    for i, t in enumerate(types):
+        groups.setdefault(t, []).append(i)
+    per_type = max(1, num // len(groups))
+    out = []
+    for members in groups.values():
+        picks = np.linspace(0, len(members) - 1, min(per_type, len(members)))
+        out += [members[int(i)] for i in picks.round()]
+    return out
 
 
 def main() -> None:
@@ -48,8 +73,9 @@ def main() -> None:
     if args.split:
         ds_cfg.split = args.split
     dataset = DATASETS.build(ds_cfg)
-    picks = np.linspace(0, len(dataset) - 1, min(args.num, len(dataset)))
-    samples = [dataset[int(i)] for i in picks.round().astype(int)]
+    types = [dataset.get_data_info(i).get('expr_type')
+             for i in range(len(dataset))]
+    samples = [dataset[i] for i in pick_samples(types, args.num)]
     tiles = []
     with torch.no_grad():
         for start in range(0, len(samples), 8):

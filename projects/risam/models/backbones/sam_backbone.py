@@ -8,7 +8,7 @@ from segment_anything.modeling import ImageEncoderViT
 from torch import Tensor, nn
 
 from ...registry import MODELS
-from ..layers import swap_sam_attention
+from ..layers import sincos_pos_embed_2d, swap_sam_attention
 from ..necks.feature_enhancement import FeatureEnhancement
 from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
 
@@ -26,21 +26,6 @@ SAM_ARCHS: Dict[str, dict] = {
 }
 _DEFAULTS = dict(img_size=1024, patch_size=16, window_size=14, mlp_ratio=4.0,
                  out_chans=256, use_rel_pos=True)
-
-
-def sincos_pos_embed_2d(height: int, width: int, dim: int) -> Tensor:
-    """Fixed 2-D sine-cosine position embedding, ``1 x H x W x dim``."""
-    if dim % 4:
-        raise ValueError('sincos position embedding needs dim % 4 == 0')
-    quarter = dim // 4
-    omega = 1.0 / 10000**(torch.arange(quarter, dtype=torch.float64) / quarter)
-    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64),
-                            torch.arange(width, dtype=torch.float64),
-                            indexing='ij')
-    out_y = ys[..., None] * omega
-    out_x = xs[..., None] * omega
-    emb = torch.cat([out_y.sin(), out_y.cos(), out_x.sin(), out_x.cos()], -1)
-    return emb.float()[None]
 
 
 def load_sam_image_encoder_state(path: str) -> Dict[str, Tensor]:

@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from ..layers import sincos_pos_embed_2d
 from .base_mask_head import BaseMaskHead
 
 
@@ -30,6 +31,11 @@ class MutualAwareDecoderLayer(nn.Module):
 
     i.e. the query token and words query the visual features. Off by default
     (no extra parameters, behaviour unchanged).
+
+    ``pos`` (``1 x L_v x C`` or None): an image positional encoding added,
+    as in DETR and Mask2Former, to the visual queries and keys of Eq. 6, to
+    the visual queries of Eq. 9 (and to the visual keys of TOI-A); never to
+    the values, so the features themselves are not changed by it.
     """
 
     def __init__(self, *, channels: int, num_heads: int,
@@ -50,18 +56,22 @@ class MutualAwareDecoderLayer(nn.Module):
         self.norm_text = nn.LayerNorm(channels)
         self.norm_cross = nn.LayerNorm(channels)
 
-    def forward(self, lav: Tensor, fc: Tensor, fc_pad: Tensor):
+    def forward(self, lav: Tensor, fc: Tensor, fc_pad: Tensor,
+                pos: Optional[Tensor] = None):
         """``lav``: ``B x L_v x C``; ``fc``: ``B x (1 + L) x C``; ``fc_pad``:
-        ``B x (1 + L)`` bool, True at padding. Returns both evolved."""
-        lav = self.norm_visual(
-            lav + self.visual_self_attn(lav, lav, lav, need_weights=False)[0])
+        ``B x (1 + L)`` bool, True at padding; ``pos``: ``1 x L_v x C`` or
+        None. Returns both evolved."""
+        lav_q = lav if pos is None else lav + pos
+        lav = self.norm_visual(lav + self.visual_self_attn(
+            lav_q, lav_q, lav, need_weights=False)[0])
         fc = self.norm_text(fc + self.text_self_attn(
             fc, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
+        lav_q = lav if pos is None else lav + pos
         if self.token_to_image_attn:
             fc = self.norm_toi(fc + self.toi_attn(
-                fc, lav, lav, need_weights=False)[0])
+                fc, lav_q, lav, need_weights=False)[0])
         lav = self.norm_cross(lav + self.cross_attn(
-            lav, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
+            lav_q, fc, fc, key_padding_mask=fc_pad, need_weights=False)[0])
         return lav, fc
 
 
@@ -83,6 +93,15 @@ class MutualAwareMaskDecoder(BaseMaskHead):
             query token only sees itself and ``F_lav`` (Tab. 5, row #10).
         token_to_image_attn: add SAM's token-to-image attention to every
             layer (Tab. 5, row #9); False (default) is the paper's decoder.
+        image_pos_embed: add a fixed 2-D sine-cosine encoding of each visual
+            token's grid position to the visual queries and keys of every
+            attention (see :class:`MutualAwareDecoderLayer`). The paper's
+            decoder has none (False, the default): its attention over
+            pixels is then blind to pixel order, and "left"/"right" can only
+            be read if every earlier trained stage keeps position in the
+            features. DETR, Mask2Former (whose mask classification §3.4
+            builds on) and SAM's own decoder all add one; it has no
+            parameters.
         loss_decode: loss config (Eq. 10-12).
     """
 
@@ -93,11 +112,13 @@ class MutualAwareMaskDecoder(BaseMaskHead):
                  num_layers: int = 2,
                  extra_linguistic_guidance: bool = True,
                  token_to_image_attn: bool = False,
+                 image_pos_embed: bool = False,
                  loss_decode: dict = dict(type='risam.RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
         c = in_channels
         self.extra_linguistic_guidance = extra_linguistic_guidance
+        self.image_pos_embed = image_pos_embed
         self.query_token = nn.Parameter(torch.randn(1, 1, c) * 0.02)
         self.layers = nn.ModuleList(
             MutualAwareDecoderLayer(channels=c, num_heads=num_heads,
@@ -132,8 +153,11 @@ class MutualAwareMaskDecoder(BaseMaskHead):
         else:
             fc = query
         x = lav.flatten(2).transpose(1, 2)
+        pos = None
+        if self.image_pos_embed:
+            pos = sincos_pos_embed_2d(h, w, c).to(x).reshape(1, h * w, c)
         for layer in self.layers:
-            x, fc = layer(x, fc, pad)
+            x, fc = layer(x, fc, pad, pos)
         up = self.upsample(x.transpose(1, 2).reshape(b, c, h, w))
         weights = self.query_mlp(fc[:, 0])
         return torch.einsum('bc,bchw->bhw', weights, up)[:, None]

@@ -66,6 +66,8 @@ class BidirectionalCrossModalFusion(BlockStackFusion):
         channels: ``C`` of the outputs.
         num_blocks: stacked blocks (2, like the MA stack).
         in_index: which backbone output to fuse when given a tuple.
+        text_pos_embed: Fig. 3's linguistic positional encoding (see
+            :class:`BlockStackFusion`); off by default.
     """
 
     def __init__(self,
@@ -75,11 +77,13 @@ class BidirectionalCrossModalFusion(BlockStackFusion):
                  channels: int = 256,
                  num_blocks: int = 2,
                  in_index: int = -1,
+                 text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             block_factory=BidirectionalCrossModalBlock, in_channels=in_channels,
             text_channels=text_channels, channels=channels,
-            num_blocks=num_blocks, in_index=in_index, init_cfg=init_cfg)
+            num_blocks=num_blocks, in_index=in_index,
+            text_pos_embed=text_pos_embed, init_cfg=init_cfg)
 
 
 __all__ = ['BidirectionalCrossModalFusion', 'BidirectionalCrossModalBlock']

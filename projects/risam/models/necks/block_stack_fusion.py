@@ -4,6 +4,8 @@ from typing import Callable, Optional, Sequence, Tuple
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from .linguistic_positional_encoding import LinguisticPositionalEncoding
+
 # block_factory(visual_channels=..., text_channels=..., channels=...) -> block
 BlockFactory = Callable[..., nn.Module]
 
@@ -23,6 +25,10 @@ class BlockStackFusion(BaseModule):
         channels: ``C`` of the fused features.
         num_blocks: number of stacked blocks.
         in_index: which backbone output to fuse when given a tuple.
+        text_pos_embed: add :class:`LinguisticPositionalEncoding` (Fig. 3,
+            sinusoidal) to the real words before the first block, so the
+            fusion sees word order; padding stays masked. Off by default
+            (the blocks then treat a sentence as a set of words).
     """
 
     def __init__(self,
@@ -33,9 +39,13 @@ class BlockStackFusion(BaseModule):
                  channels: int = 256,
                  num_blocks: int = 2,
                  in_index: int = -1,
+                 text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_index = in_index
+        self.text_pos_embed = (
+            LinguisticPositionalEncoding(channels=text_channels)
+            if text_pos_embed else None)
         self.channels = channels
         self.blocks = nn.ModuleList(
             block_factory(
@@ -58,6 +68,8 @@ class BlockStackFusion(BaseModule):
         if not isinstance(visual, Tensor):
             visual = visual[self.in_index]
         b, _, h, w = visual.shape
+        if self.text_pos_embed is not None:
+            text = self.text_pos_embed(text, mask.bool())
         lav, val = visual.flatten(2).transpose(1, 2), text
         for block in self.blocks:
             lav, val = block(lav, val, mask)

@@ -21,7 +21,12 @@ class MutualAwareFusion(BlockStackFusion):
         num_blocks: number of MA blocks.
         tau: relevance threshold of Eq. 4.
         use_attn_mask: apply the Eq. 4 mask (padding is always masked).
+        normalize_language_attn: normalise ``A^T`` over the pixels in Eq. 5's
+            language branch (see :class:`MutualAwareAttention`); off by
+            default (Eq. 5 as printed).
         in_index: which backbone output to fuse when given a tuple.
+        text_pos_embed: Fig. 3's linguistic positional encoding (see
+            :class:`BlockStackFusion`); off by default.
     """
 
     def __init__(self,
@@ -32,11 +37,15 @@ class MutualAwareFusion(BlockStackFusion):
                  num_blocks: int = 2,
                  tau: float = 0.35,
                  use_attn_mask: bool = True,
+                 normalize_language_attn: bool = False,
                  in_index: int = -1,
+                 text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
-            block_factory=partial(MutualAwareAttention, tau=tau,
-                                  use_attn_mask=use_attn_mask),
+            block_factory=partial(
+                MutualAwareAttention, tau=tau, use_attn_mask=use_attn_mask,
+                normalize_language_attn=normalize_language_attn),
             in_channels=in_channels, text_channels=text_channels,
             channels=channels, num_blocks=num_blocks, in_index=in_index,
+            text_pos_embed=text_pos_embed,
             init_cfg=init_cfg)

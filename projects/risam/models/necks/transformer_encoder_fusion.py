@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from .linguistic_positional_encoding import LinguisticPositionalEncoding
 
 
 @MODELS.register_module()
@@ -30,6 +31,9 @@ class TransformerEncoderFusion(BaseModule):
         num_heads: attention heads.
         feedforward_channels: hidden width of each FFN.
         in_index: which backbone output to fuse when given a tuple.
+        text_pos_embed: add Fig. 3's :class:`LinguisticPositionalEncoding`
+            to the real words before ``W_l``, as the block-stack necks do
+            (the encoder is otherwise blind to word order); off by default.
     """
 
     def __init__(self,
@@ -41,9 +45,13 @@ class TransformerEncoderFusion(BaseModule):
                  num_heads: int = 8,
                  feedforward_channels: int = 1024,
                  in_index: int = -1,
+                 text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_index = in_index
+        self.text_pos_embed = (
+            LinguisticPositionalEncoding(channels=text_channels)
+            if text_pos_embed else None)
         self.channels = channels
         self.visual_proj = nn.Linear(in_channels, channels)
         self.text_proj = nn.Linear(text_channels, channels)
@@ -62,6 +70,8 @@ class TransformerEncoderFusion(BaseModule):
         if not isinstance(visual, Tensor):
             visual = visual[self.in_index]
         b, _, h, w = visual.shape
+        if self.text_pos_embed is not None:
+            text = self.text_pos_embed(text, mask.bool())
         v = self.visual_proj(visual.flatten(2).transpose(1, 2))
         t = self.text_proj(text)
         x = torch.cat([v + self.modality_embed[0], t + self.modality_embed[1]],

@@ -1,0 +1,53 @@
+"""Positional encoding of the word features (paper Fig. 3, "Pos. Enc.")."""
+from torch import Tensor, nn
+
+from ..layers.positional_encoding import sincos_pos_embed_1d
+
+
+class LinguisticPositionalEncoding(nn.Module):
+    """Add a fixed sinusoidal encoding of each word's index to ``F_l``.
+
+    ::
+
+        F_l[b, j] <- F_l[b, j] + P[j]   for real words (mask True)
+        F_l[b, j] unchanged             for padding
+
+    ``P[j] = [sin(j w_k), cos(j w_k)]_k`` with ``w_k = 10000^(-2k / C')``
+    (Vaswani et al. §3.5), ``j`` the token index (CLIP's start token is 0).
+
+    Why: the Mutual-Aware attention (Eq. 3-5) and the other fusion blocks
+    treat the words as a set, so permuting the words of a sentence permutes
+    ``F_val`` and leaves ``F_lav`` unchanged. CLIP's own positional table
+    acts inside the frozen text tower only. Fig. 3 adds position encodings to
+    the linguistic features where they enter the fusion.
+
+    Why sinusoidal rather than learned: it has no parameters (the trained
+    parameter counts stay those of the paper's modules), it is defined for
+    every sentence length (17 words for RefCOCO, 25 for RefCOCO+/G-Ref, or
+    any ``max_tokens`` of a mixed-in config) without a table to size or
+    resize, and the encoding of ``j + k`` is a fixed linear map of that of
+    ``j``, so the trained projections ``W_l`` can read word order relations;
+    the paper does not say which form it uses.
+
+    Args:
+        channels: ``C'`` of the word features.
+    """
+
+    def __init__(self, *, channels: int) -> None:
+        super().__init__()
+        if channels % 2:
+            raise ValueError(f'LinguisticPositionalEncoding needs an even '
+                             f'number of channels, got {channels}')
+        self.channels = channels
+
+    def forward(self, text: Tensor, mask: Tensor) -> Tensor:
+        """``text``: ``B x L x C'``; ``mask``: ``B x L`` bool, True for real
+        words. Returns ``B x L x C'``; padding rows are returned unchanged."""
+        if text.shape[-1] != self.channels:
+            raise ValueError(f'word features have {text.shape[-1]} channels, '
+                             f'the encoding {self.channels}')
+        pos = sincos_pos_embed_1d(text.shape[1], self.channels).to(text)
+        return text + pos[None] * mask[..., None].to(text.dtype)
+
+
+__all__ = ['LinguisticPositionalEncoding']
