@@ -50,7 +50,9 @@ model = dict(
         channels=channels,
         num_blocks=2,
         tau=0.35,
-        use_attn_mask=True),
+        use_attn_mask=True,
+        # Fig. 3: positional encodings of the words at the fusion entrance
+        text_pos_embed=True),
     decode_head=dict(
         type='risam.MutualAwareMaskDecoder',
         in_channels=channels,
