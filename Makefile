@@ -8,7 +8,7 @@ PYTHON     ?= python3
 VENV       ?= .venv
 WHEELHOUSE ?=
 PYTEST_ARGS ?=
-DEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py
+DEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py
 DEMO_DATA   ?= data/refshapes
 DEMO_WORK   ?= work_dirs/demo
 

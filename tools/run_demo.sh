@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
-CONFIG=${CONFIG:-configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py}
+CONFIG=${CONFIG:-configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py}
 DATA=${DATA:-data/refshapes}
 WORK_DIR=${WORK_DIR:-work_dirs/demo}
 step() { echo; echo "==> $*"; }

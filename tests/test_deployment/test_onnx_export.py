@@ -16,7 +16,7 @@ from projects.risam.deployment import (ONNXRISAM, check_onnx, export_onnx,
                                        passes)
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
+TINY = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
 VIT_B = REPO / 'configs/risam/_base_/models/risam_sam-vit-b.py'
 TEXTS = ['the red shape', 'the biggest one on the left', 'top right',
          'the small blue circle']

@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from projects.risam.datasets.refshapes import generate_refshapes
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
+DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
 
 
 def data_options(root: Path) -> list:

@@ -28,7 +28,7 @@ from projects.risam.utils.resume import (find_resume_checkpoint,
                                          resume_warning)
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
+DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
 # torch's switch back to full unpickling; spelled in pieces so that the
 # guard in test_resume.py does not match this file
 FORCE_UNSAFE = 'TORCH_FORCE_NO_' + 'WEIGHTS_ONLY_LOAD'

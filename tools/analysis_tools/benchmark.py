@@ -78,7 +78,7 @@ from projects.risam.models.layers.sam_sdpa_attention import \
     swap_sam_attention
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
-DEMO = 'configs/risam/risam_tiny-vit_1xb32-2kit_refshapes-128x128.py'
+DEMO = 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
 VIT_B_MODEL = 'configs/risam/_base_/models/risam_sam-vit-b.py'
 VIT_B_LEAF = 'configs/risam/risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py'
 QUICK_ARCH = dict(embed_dim=64, depth=4, num_heads=2,
