@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from ...registry import MODELS
-from ..layers import sincos_pos_embed_2d
+from ..layers import SDPAMultiheadAttention, sincos_pos_embed_2d
 from .base_mask_head import BaseMaskHead
 
 
@@ -43,15 +43,11 @@ class MutualAwareDecoderLayer(nn.Module):
         super().__init__()
         self.token_to_image_attn = token_to_image_attn
         if token_to_image_attn:
-            self.toi_attn = nn.MultiheadAttention(
-                channels, num_heads, batch_first=True)
+            self.toi_attn = SDPAMultiheadAttention(channels, num_heads)
             self.norm_toi = nn.LayerNorm(channels)
-        self.visual_self_attn = nn.MultiheadAttention(
-            channels, num_heads, batch_first=True)
-        self.text_self_attn = nn.MultiheadAttention(
-            channels, num_heads, batch_first=True)
-        self.cross_attn = nn.MultiheadAttention(
-            channels, num_heads, batch_first=True)
+        self.visual_self_attn = SDPAMultiheadAttention(channels, num_heads)
+        self.text_self_attn = SDPAMultiheadAttention(channels, num_heads)
+        self.cross_attn = SDPAMultiheadAttention(channels, num_heads)
         self.norm_visual = nn.LayerNorm(channels)
         self.norm_text = nn.LayerNorm(channels)
         self.norm_cross = nn.LayerNorm(channels)
