@@ -7,29 +7,10 @@
 # which never reach the single-mask output, stay frozen, as does SAM's
 # prompt-encoder no_mask_embed).
 # Paper RefCOCO+ val/testA/testB IoU: 44.95/50.35/41.38 (RISAM: 66.37/72.10/57.33).
-# The model is the RefCOCO row's (risam-tab11-sam-baseline_sam-vit-h_8xb4-50e_refcoco-1024x1024);
+# The model is the row's (../_base_/models/sam_mask_decoder_rows.py);
 # data, 25-word limit and test splits (val testA testB) from the RefCOCO+ paper config.
-_base_ = ['../risam_sam-vit-h_8xb4-50e_refcoco+-1024x1024.py']
-model = dict(
-    backbone=dict(
-        out_global_blocks=(3, ), feature_enhancement=None, sam_neck=True),
-    neck=dict(
-        _delete_=True,
-        type='risam.LinearProjectionNeck',
-        in_channels=None,  # SAM's neck already gives 256 channels
-        text_channels=512,
-        channels=256),
-    decode_head=dict(
-        _delete_=True,
-        type='risam.SAMMaskDecoderHead',
-        in_channels=256,
-        num_heads=8,
-        depth=2,
-        mlp_dim=2048,
-        checkpoint='checkpoints/sam_vit_h_4b8939.pth',
-        loss_decode=dict(
-            type='risam.RISAMFocalDiceLoss',
-            focal_weight=0.5,
-            dice_weight=0.5,
-            gamma=2.0,
-            ignore_index=255)))
+_base_ = [
+    '../risam_sam-vit-h_8xb4-50e_refcoco+-1024x1024.py',
+    '../_base_/models/sam_mask_decoder_rows.py'
+]
+model = {{_base_.sam_baseline_model}}

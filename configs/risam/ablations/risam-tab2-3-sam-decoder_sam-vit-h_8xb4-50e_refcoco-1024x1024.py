@@ -2,19 +2,8 @@
 # SAM's mask decoder (pretrained weights from the SAM checkpoint), F_val's
 # real words as sparse prompt (see SAMMaskDecoderHead).
 # Paper RefCOCO val IoU: 74.97 (RISAM: 76.20).
-_base_ = ['../risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py']
-model = dict(
-    decode_head=dict(
-        _delete_=True,
-        type='risam.SAMMaskDecoderHead',
-        in_channels=256,
-        num_heads=8,
-        depth=2,
-        mlp_dim=2048,
-        checkpoint='checkpoints/sam_vit_h_4b8939.pth',
-        loss_decode=dict(
-            type='risam.RISAMFocalDiceLoss',
-            focal_weight=0.5,
-            dice_weight=0.5,
-            gamma=2.0,
-            ignore_index=255)))
+_base_ = [
+    '../risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py',
+    '../_base_/models/sam_mask_decoder_rows.py'
+]
+model = dict(decode_head={{_base_.sam_mask_decoder_head}})

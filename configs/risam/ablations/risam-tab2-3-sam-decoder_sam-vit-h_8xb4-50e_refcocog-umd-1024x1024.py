@@ -2,21 +2,10 @@
 # SAM's mask decoder (pretrained weights from the SAM checkpoint), F_val's
 # real words as sparse prompt (see SAMMaskDecoderHead).
 # Paper G-Ref (UMD) val (U) IoU: 63.84 (RISAM: 65.48).
-# The model is the RefCOCO row's (risam-tab2-3-sam-decoder_sam-vit-h_8xb4-50e_refcoco-1024x1024);
+# The model is the row's (../_base_/models/sam_mask_decoder_rows.py);
 # data, 25-word limit and test splits (val test) from the G-Ref (UMD) paper config.
-_base_ = ['../risam_sam-vit-h_8xb4-50e_refcocog-umd-1024x1024.py']
-model = dict(
-    decode_head=dict(
-        _delete_=True,
-        type='risam.SAMMaskDecoderHead',
-        in_channels=256,
-        num_heads=8,
-        depth=2,
-        mlp_dim=2048,
-        checkpoint='checkpoints/sam_vit_h_4b8939.pth',
-        loss_decode=dict(
-            type='risam.RISAMFocalDiceLoss',
-            focal_weight=0.5,
-            dice_weight=0.5,
-            gamma=2.0,
-            ignore_index=255)))
+_base_ = [
+    '../risam_sam-vit-h_8xb4-50e_refcocog-umd-1024x1024.py',
+    '../_base_/models/sam_mask_decoder_rows.py'
+]
+model = dict(decode_head={{_base_.sam_mask_decoder_head}})
