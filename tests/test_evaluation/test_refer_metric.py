@@ -162,3 +162,45 @@ def test_distributed_equals_single_process(tmp_path):
         got = json.loads((tmp_path / f'rank{rank}.json').read_text())
         assert got == single
     assert 0 < single['oIoU'] < 100 and 'oIoU/a' in single
+
+
+# hand_samples() under each convention; per-sample IoU with the default
+# convention: [1/3, 1, 1 (both empty, no target), 0, 0 (no target), .75, .5]
+CONVENTIONS = {
+    # ours (default): both empty scores 1, Pr@X over all seven samples
+    (1.0, 'all'): dict(mIoU=51.19, pr=[57.14, 42.86, 42.86, 28.57, 28.57]),
+    # mmdet RefSegMetric / LAVT / CRIS: both empty scores 0
+    # mIoU = (1/3 + 1 + .75 + .5) / 7; Pr@50 = 3/7, Pr@60..70 = 2/7, ...
+    (0.0, 'all'): dict(mIoU=36.90, pr=[42.86, 28.57, 28.57, 14.29, 14.29]),
+    # ReLA: Pr@X over the five targeted samples [1/3, 1, 0, .75, .5]
+    (1.0, 'targeted'): dict(mIoU=51.19, pr=[60.0, 40.0, 40.0, 20.0, 20.0]),
+    (0.0, 'targeted'): dict(mIoU=36.90, pr=[60.0, 40.0, 40.0, 20.0, 20.0]),
+}
+
+
+@pytest.mark.parametrize('empty,pr_samples', sorted(CONVENTIONS))
+def test_metric_conventions_hand_computed(empty, pr_samples):
+    want = CONVENTIONS[(empty, pr_samples)]
+    out = run(ReferMetric(grefcoco=True, empty_union_iou=empty,
+                          precision_samples=pr_samples), hand_samples())
+    assert out['mIoU'] == want['mIoU']
+    assert [out[f'Pr@{x}'] for x in (50, 60, 70, 80, 90)] == want['pr']
+    # the cumulative and gRefCOCO keys do not depend on the conventions
+    assert (out['oIoU'], out['cIoU'], out['gIoU'], out['N-acc'],
+            out['T-acc']) == (51.85, 51.85, 51.19, 50.0, 80.0)
+
+
+def test_metric_conventions_single_empty_sample():
+    both_empty = [sample(mask(), mask(), no_target=True)]
+    assert run(ReferMetric(empty_union_iou=0.0), both_empty)['mIoU'] == 0.0
+    assert run(ReferMetric(empty_union_iou=0.0), both_empty)['Pr@50'] == 0.0
+    # no targeted sample at all: Pr@X is 0, not NaN
+    assert run(ReferMetric(precision_samples='targeted'),
+               both_empty)['Pr@50'] == 0.0
+
+
+@pytest.mark.parametrize('kwargs', [dict(empty_union_iou=0.5),
+                                    dict(precision_samples='targets')])
+def test_metric_conventions_reject_other_values(kwargs):
+    with pytest.raises(ValueError, match='ReferMetric: '):
+        ReferMetric(**kwargs)

@@ -14,6 +14,7 @@ from ...registry import METRICS
 __all__ = ['ReferMetric']
 
 PR_THRESHOLDS = (50, 60, 70, 80, 90)
+PRECISION_SAMPLES = ('all', 'targeted')
 
 
 def _binary(data: torch.Tensor, ignore_index: int) -> tuple:
@@ -37,8 +38,10 @@ class ReferMetric(BaseMetric):
     Keys (percent, 2 decimals):
 
     - ``oIoU`` = sum(I) / sum(U) over all samples;
-    - ``mIoU`` = mean per-sample IoU (prediction and target both empty: 1);
-    - ``Pr@X`` = % of samples with IoU >= X / 100;
+    - ``mIoU`` = mean per-sample IoU (prediction and target both empty:
+      ``empty_union_iou``, 1 by default);
+    - ``Pr@X`` = % of samples with IoU >= X / 100 (all samples by default,
+      or the targeted ones only: ``precision_samples``);
     - ``oIoU/<type>`` per expression type when samples carry ``expr_type``;
     - with ``grefcoco=True`` also ``gIoU`` (mean per-sample IoU where a
       no-target sample scores 1 iff the prediction is empty, else 0),
@@ -46,8 +49,25 @@ class ReferMetric(BaseMetric):
       empty / no-target samples) and ``T-acc`` (targeted samples predicted
       non-empty / targeted samples).
 
+    Peers score the same predictions differently, and only where a target
+    or a prediction is empty (gRefCOCO; RefCOCO and PhraseCut have no empty
+    target). Two switches reproduce them:
+
+    - ``empty_union_iou=0.0``: a sample whose prediction and target are both
+      empty scores IoU 0 in ``mIoU`` and ``Pr@X`` (mmdet's
+      ``RefSegMetric``, the LAVT and CRIS test scripts); 1 by default.
+    - ``precision_samples='targeted'``: ``Pr@X`` counts only the samples
+      that have a target (metainfo ``no_target`` False), as ReLA's gRefCOCO
+      evaluation does; ``'all'`` (default) counts every sample.
+
+    ``gIoU``, ``N-acc`` and ``T-acc`` follow ReLA whatever the switches say.
+
     Args:
         grefcoco (bool): Add the gRefCOCO keys. Defaults to False.
+        empty_union_iou (float): IoU of a sample whose prediction and target
+            are both empty, 1.0 or 0.0. Defaults to 1.0.
+        precision_samples (str): ``'all'`` or ``'targeted'``, the samples
+            ``Pr@X`` counts. Defaults to ``'all'``.
         dump_file (str, optional): Write a JSON list of per-sample
             ``{sample_id, text, iou}`` there (main process). Defaults to None.
         ignore_index (int): gt value left out. Defaults to 255.
@@ -58,13 +78,23 @@ class ReferMetric(BaseMetric):
 
     def __init__(self,
                  grefcoco: bool = False,
+                 empty_union_iou: float = 1.0,
+                 precision_samples: str = 'all',
                  dump_file: Optional[str] = None,
                  ignore_index: int = 255,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if empty_union_iou not in (0.0, 1.0):
+            raise ValueError(f'ReferMetric: empty_union_iou must be 1.0 or '
+                             f'0.0, got {empty_union_iou!r}')
+        if precision_samples not in PRECISION_SAMPLES:
+            raise ValueError(f'ReferMetric: precision_samples must be one of '
+                             f'{PRECISION_SAMPLES}, got {precision_samples!r}')
         self.grefcoco = grefcoco
+        self.empty_union_iou = float(empty_union_iou)
+        self.precision_samples = precision_samples
         self.dump_file = dump_file
         self.ignore_index = ignore_index
 
@@ -89,11 +119,10 @@ class ReferMetric(BaseMetric):
                     img_path=sample.get('img_path'),
                     text=sample.get('text')))
 
-    @staticmethod
-    def sample_iou(result: dict) -> float:
-        """Per-sample IoU; both empty scores 1."""
+    def sample_iou(self, result: dict) -> float:
+        """Per-sample IoU; both empty scores ``empty_union_iou``."""
         if result['union'] == 0:
-            return 1.0
+            return self.empty_union_iou
         return result['inter'] / result['union']
 
     @staticmethod
@@ -109,8 +138,12 @@ class ReferMetric(BaseMetric):
         metrics: Dict[str, float] = OrderedDict()
         metrics['oIoU'] = self._pct(inter.sum() / max(union.sum(), 1))
         metrics['mIoU'] = self._pct(ious.mean())
+        counted = ious
+        if self.precision_samples == 'targeted':
+            counted = ious[~np.array([r['no_target'] for r in results])]
         for x in PR_THRESHOLDS:
-            metrics[f'Pr@{x}'] = self._pct((ious >= x / 100).mean())
+            metrics[f'Pr@{x}'] = self._pct(
+                (counted >= x / 100).mean()) if counted.size else 0.0
 
         by_type: Dict[str, list] = defaultdict(lambda: [0, 0])
         for r in results:
