@@ -117,3 +117,33 @@ def test_reference_table_and_strict_counts(refshapes_root, tmp_path,
                      '--cfg-options', *opts)
     assert msg == ('check_data: counts differ from the published ones '
                    '(val)')
+
+
+def test_whole_split_missing_names_the_folder_and_first_files(
+        refshapes_root, tmp_path, capsys):
+    """Every train image absent (the images sit elsewhere than the config
+    says): the checker names the folder it searched and missing files."""
+    root = tmp_path / 'refshapes'
+    shutil.copytree(refshapes_root, root)
+    with open(root / 'refs(unc).p', 'rb') as f:
+        refs = pickle.load(f)
+    instances = json.loads((root / 'instances.json').read_text())
+    files = {im['id']: im['file_name'] for im in instances['images']}
+    train = sorted({files[r['image_id']] for r in refs
+                    if r['split'] == 'train'})
+    assert len(train) == 8
+    for name in train:
+        (root / 'images' / name).unlink()
+
+    msg = check_data(DEMO_CONFIG, '--split', 'train', 'val',
+                     '--cfg-options', *data_options(root))
+    out = capsys.readouterr().out
+    assert msg == 'check_data: 2 problem(s) listed above'
+    problems = [s.strip() for s in out.splitlines() if s.startswith('  ')]
+    assert problems[0].startswith('split train: ') and \
+        'no valid samples left' in problems[0]
+    first = ', '.join(str(root / 'images' / n) for n in train[:3])
+    assert problems[1] == (f'split train: no image found under '
+                           f'{root / "images"} (data_prefix.img_path); '
+                           f'first missing: {first} and 5 more')
+    assert _table(out)['val'][1] == 4  # the intact split is still checked

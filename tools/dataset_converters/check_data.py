@@ -14,7 +14,9 @@ tool builds the config's dataset and
   than 3 points or no area inside the image, RLEs of another size, refs
   without a target;
 - lists every missing, unreadable or truncated image (each image is decoded
-  fully; ``--no-decode`` only checks existence and the end markers).
+  fully; ``--no-decode`` only checks existence and the end markers); when
+  no image of a split is found, it names the folder it searched and the
+  first missing files instead of listing them all.
 
 It exits 1 with a summary when anything is wrong, else 0.
 """
@@ -36,6 +38,7 @@ from projects.risam.datasets.validation import image_problem
 from projects.risam.utils.cli import add_debug_argument, run_tool
 
 _ALL_SPLITS = {'train', 'val', 'testA', 'testB'}  # gRefCOCO's
+_FIRST_MISSING = 3  # missing files named when a whole split is missing
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,13 +75,42 @@ def split_dataset_cfg(cfg: Config, split: str) -> dict:
     if 'split' in ds:
         ds.split = split
     ds.update(pipeline=[], skip_invalid=True, group_by_image=False,
-              serialize_data=False, lazy_init=False)
+              serialize_data=False, lazy_init=True)
     return ds
 
 
-def check_split(ds_cfg: dict) -> dict:
+class EmptySplitError(ValueError):
+    """A split with no valid sample left; ``lines`` say why."""
+
+    def __init__(self, lines: List[str]) -> None:
+        super().__init__(lines[0])
+        self.lines = lines
+
+
+def _empty_split_lines(split: str, dataset, error: Exception) -> List[str]:
+    """The dataset's error, then the image folder it searched and the first
+    missing files: what a user needs when a whole split's images are
+    elsewhere than the config says."""
+    lines = [f'split {split}: {error}']
+    missing = sorted(r['img_path'] for r in getattr(dataset, 'skipped', [])
+                     if r['kind'] == 'missing image' and r['img_path'])
+    if missing:
+        folder = dataset.data_prefix.get('img_path') or dataset.data_root
+        shown = ', '.join(missing[:_FIRST_MISSING])
+        more = len(missing) - _FIRST_MISSING
+        lines.append(f'split {split}: no image found under {folder} '
+                     f'(data_prefix.img_path); first missing: {shown}'
+                     + (f' and {more:,} more' if more > 0 else ''))
+    return lines
+
+
+def check_split(split: str, ds_cfg: dict) -> dict:
     """Counts, skipped annotations and image paths of one split."""
     dataset = DATASETS.build(ds_cfg)
+    try:
+        dataset.full_init()
+    except ReferFormatError as e:
+        raise EmptySplitError(_empty_split_lines(split, dataset, e)) from e
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     images = {info['img_path'] for info in infos}
     annotations, missing = [], []
@@ -129,7 +161,9 @@ def main() -> None:
         ds_cfg = split_dataset_cfg(cfg, split)
         key = key or reference_key(ds_cfg)
         try:
-            results[split] = check_split(ds_cfg)
+            results[split] = check_split(split, ds_cfg)
+        except EmptySplitError as e:
+            problems.extend(e.lines)
         except ReferFormatError as e:
             problems.append(f'split {split}: {e}')
     reference = REFERENCE_COUNTS.get(key, {}) if key else {}
