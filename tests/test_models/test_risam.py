@@ -73,9 +73,22 @@ def test_predict_outputs_binary_masks_at_original_size():
         assert logits.shape == (1, *ori) and pred.shape == (1, *ori)
         assert set(pred.unique().tolist()) <= {0, 1}
         assert torch.equal(pred.bool(), logits.sigmoid() > 0.5)
-    # same image, different sentences of different lengths: differ
-    assert not torch.equal(out[0].seg_logits.data[:, ::4, ::4],
-                           out[1].seg_logits.data)
+
+
+def test_the_sentence_changes_the_mask():
+    """Same image, same sizes (one resize path): two sentences give masks
+    that differ, and the same sentence twice gives the same mask."""
+    model = build_tiny().eval()
+    img = torch.randint(0, 256, (3, 128, 96), dtype=torch.uint8)
+    texts = ['the circle', 'square on the right side of the image',
+             'the circle']
+    data = dict(inputs=[img] * 3,
+                data_samples=[_sample(t, 128, 96, ori=(64, 48), gt=False)
+                              for t in texts])
+    with torch.no_grad():
+        out = [ds.seg_logits.data for ds in model.test_step(data)]
+    torch.testing.assert_close(out[2], out[0])
+    assert (out[1] - out[0]).abs().mean() > 1e-3
 
 
 def test_batched_predict_equals_one_by_one():
