@@ -15,7 +15,7 @@ DEMO_WORK   ?= work_dirs/demo
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.risam-setup
 
-.PHONY: setup demo test test-fast
+.PHONY: setup demo test test-fast mutation
 
 setup: $(STAMP)
 
@@ -32,3 +32,10 @@ test-fast: setup
 demo: setup
 	PYTHON=$(BIN)/python CONFIG=$(DEMO_CONFIG) DATA=$(DEMO_DATA) WORK_DIR=$(DEMO_WORK) \
 		bash tools/run_demo.sh
+
+# Mutation testing of the core modules (not in CI; see docs/testing.md).
+# MUTATION_ARGS, e.g. "--module losses --module evaluation" or "--rev HEAD".
+MUTATION_ARGS ?=
+mutation: setup
+	$(BIN)/python -m pip --disable-pip-version-check -q install -r requirements/mutation.txt
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
