@@ -79,3 +79,27 @@ def test_cli(tmp_path):
     assert (out / 'instances.json').is_file()
     assert cv2.imread(str(out / 'images' / 'refshapes_000001.png')).shape \
         == (64, 64, 3)
+
+
+def test_cli_generalized_writes_the_grefcoco_layout(tmp_path):
+    out = tmp_path / 'grs'
+    proc = subprocess.run([
+        sys.executable,
+        str(Path(__file__).parents[2] / 'tools' / 'dataset_converters' /
+            'make_refshapes.py'),
+        str(out), '--generalized', '--train', '6', '--val', '2', '--test',
+        '2', '--seed', '1', '--size', '64'
+    ], check=True, capture_output=True, text=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        'grefs(unc).json', 'images', 'instances.json']
+    refs = json.loads((out / 'grefs(unc).json').read_text())
+    kinds = Counter(s['kind'] for r in refs for s in r['sentences'])
+    assert f'train: {kinds_in(refs, "train")}' in proc.stdout
+    assert set(kinds) == {'single', 'multi', 'none'}
+    assert all(r['no_target'] == (r['ann_id'] == [-1]) for r in refs)
+
+
+def kinds_in(refs, split):
+    c = Counter(s['kind'] for r in refs if r['split'] == split
+                for s in r['sentences'])
+    return ', '.join(f'{c[k]} {k}' for k in ('single', 'multi', 'none'))

@@ -177,6 +177,64 @@ def _image(rng: np.random.Generator, n_objs: int,
             return objs, exprs
 
 
+def split_plan(train: int, val: int, test: int) -> List[Tuple[str, int,
+                                                              Tuple[int, int]]]:
+    """``(split, n_images, (min, max) objects)``; ``test`` images are
+    divided between testA (first half, 3-4 objects) and testB (5)."""
+    return [('train', train, (3, 5)), ('val', val, (3, 5)),
+            ('testA', test // 2, (3, 4)), ('testB', test - test // 2, (5, 5))]
+
+
+def write_image(rng: np.random.Generator, out_dir: str, image_id: int,
+                first_ann_id: int, objs: List[dict],
+                size: int) -> Tuple[dict, List[dict]]:
+    """Draw ``objs`` to ``images/refshapes_<image_id>.png`` under ``out_dir``.
+
+    Returns the COCO image entry and one annotation per object (polygon
+    ``segmentation``, ids from ``first_ann_id``, ``attributes`` colour /
+    shape / size class).
+    """
+    polys = [_polygon(o['shape'], o['cx'], o['cy'], o['r']) for o in objs]
+    file_name = f'refshapes_{image_id:06d}.png'
+    cv2.imwrite(
+        osp.join(out_dir, 'images', file_name), _draw(rng, objs, polys, size))
+    image = dict(id=image_id, file_name=file_name, height=size, width=size)
+    anns = []
+    for k, (o, poly) in enumerate(zip(objs, polys)):
+        segm = [[float(v) for v in poly.reshape(-1)]]
+        rle = mask_utils.merge(mask_utils.frPyObjects(segm, size, size))
+        x0, y0 = poly.min(0)
+        x1, y1 = poly.max(0)
+        anns.append(
+            dict(
+                id=first_ann_id + k,
+                image_id=image_id,
+                category_id=SHAPES.index(o['shape']) + 1,
+                segmentation=segm,
+                area=int(mask_utils.area(rle)),
+                bbox=[round(float(v), 2)
+                      for v in (x0, y0, x1 - x0, y1 - y0)],
+                iscrowd=0,
+                attributes=dict(colour=o['colour'], shape=o['shape'],
+                                size=o['size_cls'])))
+    return image, anns
+
+
+def write_instances(out_dir: str, description: str, images: List[dict],
+                    anns: List[dict]) -> None:
+    """``instances.json`` (sorted keys, compact: byte-identical per seed)."""
+    instances = dict(
+        info=dict(description=description),
+        images=images,
+        annotations=anns,
+        categories=[
+            dict(id=i + 1, name=s, supercategory='shape')
+            for i, s in enumerate(SHAPES)
+        ])
+    with open(osp.join(out_dir, 'instances.json'), 'w') as f:
+        json.dump(instances, f, sort_keys=True, separators=(',', ':'))
+
+
 def generate_refshapes(out_dir: str,
                        *,
                        train: int = 3000,
@@ -192,8 +250,7 @@ def generate_refshapes(out_dir: str,
     """
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(out_dir, 'images'), exist_ok=True)
-    plan = [('train', train, (3, 5)), ('val', val, (3, 5)),
-            ('testA', test // 2, (3, 4)), ('testB', test - test // 2, (5, 5))]
+    plan = split_plan(train, val, test)
     images, anns, refs = [], [], []
     counts: Dict[str, int] = {}
     bar = ProgressBar(sum(p[1] for p in plan)) if progress else None
@@ -203,34 +260,11 @@ def generate_refshapes(out_dir: str,
         for _ in range(n_images):
             image_id = len(images) + 1
             objs, exprs = _image(rng, int(rng.integers(lo, hi + 1)), size)
-            polys = [_polygon(o['shape'], o['cx'], o['cy'], o['r'])
-                     for o in objs]
-            file_name = f'refshapes_{image_id:06d}.png'
-            cv2.imwrite(
-                osp.join(out_dir, 'images', file_name),
-                _draw(rng, objs, polys, size))
-            images.append(
-                dict(id=image_id, file_name=file_name, height=size,
-                     width=size))
-            for o, poly, obj_exprs in zip(objs, polys, exprs):
-                ann_id = len(anns) + 1
-                segm = [[float(v) for v in poly.reshape(-1)]]
-                rle = mask_utils.merge(
-                    mask_utils.frPyObjects(segm, size, size))
-                x0, y0 = poly.min(0)
-                x1, y1 = poly.max(0)
-                anns.append(
-                    dict(
-                        id=ann_id,
-                        image_id=image_id,
-                        category_id=SHAPES.index(o['shape']) + 1,
-                        segmentation=segm,
-                        area=int(mask_utils.area(rle)),
-                        bbox=[round(float(v), 2)
-                              for v in (x0, y0, x1 - x0, y1 - y0)],
-                        iscrowd=0,
-                        attributes=dict(colour=o['colour'], shape=o['shape'],
-                                        size=o['size_cls'])))
+            image, image_anns = write_image(rng, out_dir, image_id,
+                                            len(anns) + 1, objs, size)
+            images.append(image)
+            anns += image_anns
+            for ann, obj_exprs in zip(image_anns, exprs):
                 sentences = []
                 for kind, sent in obj_exprs:
                     sent_id += 1
@@ -240,11 +274,11 @@ def generate_refshapes(out_dir: str,
                 refs.append(
                     dict(
                         ref_id=len(refs) + 1,
-                        ann_id=ann_id,
+                        ann_id=ann['id'],
                         image_id=image_id,
-                        category_id=SHAPES.index(o['shape']) + 1,
+                        category_id=ann['category_id'],
                         split=split,
-                        file_name=file_name,
+                        file_name=image['file_name'],
                         sentences=sentences,
                         sent_ids=[s['sent_id'] for s in sentences]))
                 counts[split] += 1
@@ -252,16 +286,8 @@ def generate_refshapes(out_dir: str,
                 bar.update()
     if bar is not None:
         print()
-    instances = dict(
-        info=dict(description=f'RefShapes (seed={seed}, size={size})'),
-        images=images,
-        annotations=anns,
-        categories=[
-            dict(id=i + 1, name=s, supercategory='shape')
-            for i, s in enumerate(SHAPES)
-        ])
-    with open(osp.join(out_dir, 'instances.json'), 'w') as f:
-        json.dump(instances, f, sort_keys=True, separators=(',', ':'))
+    write_instances(out_dir, f'RefShapes (seed={seed}, size={size})', images,
+                    anns)
     with open(osp.join(out_dir, 'refs(unc).p'), 'wb') as f:
         pickle.dump(refs, f, protocol=2)
     return counts
