@@ -1,4 +1,5 @@
 """MutualAwareMaskDecoder: shapes, padding invariance, ELG switch."""
+import pytest
 import torch
 
 from projects.risam.models import MutualAwareMaskDecoder
@@ -36,12 +37,32 @@ def test_without_extra_linguistic_guidance_ignores_f_val():
 
 
 def test_loss_resizes_to_gt_and_ignores_padding():
+    """The head's loss equals Eq. 10-12 written out on the logits resized
+    bilinearly to the target and cropped to its valid (non-255) rows; the
+    logits under the padding rows do not matter."""
+    torch.manual_seed(0)
     dec = MutualAwareMaskDecoder(in_channels=16, num_heads=2)
     lav, val, mask = _inputs()
     gt = torch.randint(0, 2, (2, 64, 80))
-    gt[:, 40:] = 255
+    gt[:, 40:] = 255  # rows 40-63 are padding
     losses = dec.loss(lav, val, mask, gt)
-    assert set(losses) == {'loss_focal', 'loss_dice'}
+    logits = dec(lav, val, mask)  # 2 x 1 x 16 x 20, BN in train mode
+    assert logits.shape[-2:] == (16, 20)
+    big = torch.nn.functional.interpolate(
+        logits, size=(64, 80), mode='bilinear', align_corners=False)[:, 0]
+    x, t = big[:, :40], gt[:, :40].float()  # the valid crop
+    p = x.sigmoid()
+    p_t = p * t + (1 - p) * (1 - t)
+    focal = ((1 - p_t)**2 * -torch.log(p_t)).mean()
+    inter, denom = (p * t).sum((1, 2)), p.sum((1, 2)) + t.sum((1, 2))
+    dice = (1 - (2 * inter + 1) / (denom + 1)).mean()
+    assert losses['loss_focal'].item() == pytest.approx(
+        0.5 * focal.item(), rel=1e-5)
+    assert losses['loss_dice'].item() == pytest.approx(
+        0.5 * dice.item(), rel=1e-5)
+    # counting the padding rows as background would change the loss
+    counted = dec.loss_by_feat(logits, torch.where(gt == 255, 0, gt))
+    assert abs(counted['loss_focal'] - losses['loss_focal']) > 1e-3
     sum(losses.values()).backward()
     assert dec.query_token.grad.abs().sum() > 0
 
