@@ -70,6 +70,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _in_ci() -> bool:
+    """True where the environment variable CI is set (CI services set
+    ``CI=true``); ``CI=0`` / ``CI=false`` count as unset."""
+    return os.environ.get('CI', '').strip().lower() not in ('', '0', 'false')
+
+
 def _chromium():
     for name in ('chromium', 'chromium-browser', 'google-chrome'):
         if shutil.which(name):
@@ -115,8 +121,12 @@ def test_browser_two_sentences_and_an_empty_one(refshapes_root,
                                                 tiny_checkpoint, tmp_path):
     chromium = _chromium()
     if chromium is None:
-        pytest.skip('no chromium binary found (apt-get install chromium '
-                    'chromium-driver)')
+        missing = ('no chromium binary found (apt-get install chromium '
+                   'chromium-driver)')
+        if _in_ci():
+            pytest.fail(f'{missing}; CI is set, so the browser test may not '
+                        'be skipped')
+        pytest.skip(missing)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
