@@ -157,6 +157,9 @@ def _row_checks(name, cfg, model, trained, frozen_moved, trainable):
             b = head(lav, torch.randn(1, 3, 64), mask)
         torch.testing.assert_close(a, b)
         assert cfg.model_wrapper_cfg.find_unused_parameters
+        # the query is generated from F_lav (VLT's query generation)
+        qgm = _names(model, 'decode_head.query_generation')
+        assert qgm and qgm <= trained
     if 'tab6-11' in name:
         assert type(model.backbone.necks[0]).__name__ == \
             'SimpleFeaturePyramidNeck'

@@ -1,5 +1,7 @@
 # Paper Tab. 5, row #10 "w/o ELG": no extra linguistic guidance; the decoder
-# sees only F_lav (F_val is not fed to it).
+# sees only F_lav (F_val is not fed to it), and its query token is generated
+# from F_lav as VLT's queries are ("the same as [3]", §4.5.2; see
+# VisualQueryGeneration), not a learned constant.
 # Paper RefCOCO val IoU: 74.42 (RISAM: 76.20).
 _base_ = ['../risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py']
 model = dict(decode_head=dict(extra_linguistic_guidance=False))

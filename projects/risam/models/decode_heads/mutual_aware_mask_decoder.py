@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from ...registry import MODELS
 from ..layers import SDPAMultiheadAttention, sincos_pos_embed_2d
 from .base_mask_head import BaseMaskHead
+from .visual_query_generation import VisualQueryGeneration
 
 
 class MutualAwareDecoderLayer(nn.Module):
@@ -77,16 +78,28 @@ class MutualAwareMaskDecoder(BaseMaskHead):
 
     ``num_layers`` :class:`MutualAwareDecoderLayer` s, then ``F_lav`` is
     up-sampled 4x by two (ConvTranspose2d 2x2/2 + BN + GELU) blocks, the
-    evolved multi-modal query token ``F_m^`` goes through a 3-layer MLP, and
-    the mask is their dot product (§3.4). The GELUs are ours (two purely
-    linear blocks would collapse into one, and SAM's upscaler has them).
+    evolved multi-modal query token ``F_m^`` goes through an MLP, and the
+    mask is their dot product (§3.4).
+
+    Sizes the paper does not give, ours (SAM's mask decoder has the same):
+    2 layers of 8 heads; the up-sampling blocks take the channels
+    ``C -> C/4 -> C/8`` (256 -> 64 -> 32); the paper's "a MLP layer" is a
+    3-layer MLP ``C -> C -> C -> C/8`` with ReLUs, like SAM's
+    hyper-network MLPs. The GELUs are ours too (two purely linear blocks
+    would collapse into one, and SAM's upscaler has them).
 
     Args:
         in_channels: ``C`` of ``F_lav``/``F_val``.
         num_heads: heads of every MHSA/MHCA.
         num_layers: stacked decoder layers.
-        extra_linguistic_guidance: False drops ``F_val`` from ``F_c``, so the
-            query token only sees itself and ``F_lav`` (Tab. 5, row #10).
+        extra_linguistic_guidance: False is Tab. 5 row #10 "w/o ELG": the
+            decoder receives ``F_lav`` only (``F_val`` is not used), and its
+            query token is generated from ``F_lav`` as VLT's queries are
+            (:class:`VisualQueryGeneration`, ``F_m = token + q(F_lav)``).
+            Without that, ``F_c`` would be the learned token alone; it
+            attends only to itself in Eq. 8 and is never a query over
+            ``F_lav``, so the mask weights would be one constant vector for
+            every image and sentence.
         token_to_image_attn: add SAM's token-to-image attention to every
             layer (Tab. 5, row #9); False (default) is the paper's decoder.
         image_pos_embed: add a fixed 2-D sine-cosine encoding of each visual
@@ -116,6 +129,8 @@ class MutualAwareMaskDecoder(BaseMaskHead):
         self.extra_linguistic_guidance = extra_linguistic_guidance
         self.image_pos_embed = image_pos_embed
         self.query_token = nn.Parameter(torch.randn(1, 1, c) * 0.02)
+        if not extra_linguistic_guidance:
+            self.query_generation = VisualQueryGeneration(channels=c)
         self.layers = nn.ModuleList(
             MutualAwareDecoderLayer(channels=c, num_heads=num_heads,
                                     token_to_image_attn=token_to_image_attn)
@@ -146,8 +161,8 @@ class MutualAwareMaskDecoder(BaseMaskHead):
         if self.extra_linguistic_guidance:
             fc = torch.cat([query, val], dim=1)
             pad = torch.cat([pad, ~mask.bool()], dim=1)
-        else:
-            fc = query
+        else:  # Tab. 5 #10: the query from F_lav, no F_val
+            fc = query + self.query_generation(lav)[:, None]
         x = lav.flatten(2).transpose(1, 2)
         pos = None
         if self.image_pos_embed:
