@@ -2,6 +2,9 @@
 # one copy for every dataset of a row. A leaf lists this file beside its
 # paper config (the names differ from every key there) and picks its neck:
 #   model = dict(neck={{_base_.concat_conv_neck}})
+# Each keeps the reference row's linguistic positional encoding
+# (text_pos_embed=True, as the paper configs' MutualAwareFusion), so a row
+# differs from RISAM in the fusion mechanism only, not also in word order.
 
 # Tab. 2 #2 "r. MA": conv layers over the concatenated visual and (tiled)
 # sentence features.
@@ -11,7 +14,8 @@ concat_conv_neck = dict(
     in_channels=256,
     text_channels=512,
     channels=256,
-    num_convs=2)
+    num_convs=2,
+    text_pos_embed=True)
 
 # Tab. 3 #5 "TE": ReSTR-style transformer encoder over the concatenated
 # visual and word tokens.
@@ -23,7 +27,8 @@ transformer_encoder_neck = dict(
     channels=256,
     num_layers=2,
     num_heads=8,
-    feedforward_channels=1024)
+    feedforward_channels=1024,
+    text_pos_embed=True)
 
 # Tab. 3 #6 "SDF": VLT-style Spatial Dynamic Fusion (vision-guided
 # attention only).
@@ -33,7 +38,8 @@ spatial_dynamic_neck = dict(
     in_channels=256,
     text_channels=512,
     channels=256,
-    num_blocks=2)
+    num_blocks=2,
+    text_pos_embed=True)
 
 # Tab. 3 #7 "BCM": BRINet-style serial bidirectional cross-modal module.
 bidirectional_cross_modal_neck = dict(
@@ -42,4 +48,5 @@ bidirectional_cross_modal_neck = dict(
     in_channels=256,
     text_channels=512,
     channels=256,
-    num_blocks=2)
+    num_blocks=2,
+    text_pos_embed=True)

@@ -67,7 +67,8 @@ class BidirectionalCrossModalFusion(BlockStackFusion):
         num_blocks: stacked blocks (2, like the MA stack).
         in_index: which backbone output to fuse when given a tuple.
         text_pos_embed: Fig. 3's linguistic positional encoding (see
-            :class:`BlockStackFusion`); off by default.
+            :class:`BlockStackFusion`); off by default, on in the paper
+            configs (the MA row and the fusion rows of Tab. 2-3).
     """
 
     def __init__(self,

@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from .linguistic_positional_encoding import LinguisticPositionalEncoding
 
 
 def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:
@@ -26,6 +27,7 @@ class ConcatConvFusion(BaseModule):
     as inputs". The sentence vector is the mean of the projected real words,
     tiled over the map::
 
+        F_l <- F_l + P  (real words; text_pos_embed only)  B x L x C'
         V = Conv1x1(F_v)                                  B x C x H x W
         Z_l = F_l W_l                                     B x L x C
         s = mean_{real j} Z_l[j]                          B x C
@@ -42,6 +44,9 @@ class ConcatConvFusion(BaseModule):
         channels: ``C`` of the outputs.
         num_convs: number of 3x3 conv-BN-GELU layers (>= 1).
         in_index: which backbone output to fuse when given a tuple.
+        text_pos_embed: add Fig. 3's :class:`LinguisticPositionalEncoding`
+            to the real words before ``W_l``, as the MA row does, so the
+            row differs from RISAM in the fusion only; off by default.
     """
 
     def __init__(self,
@@ -51,11 +56,15 @@ class ConcatConvFusion(BaseModule):
                  channels: int = 256,
                  num_convs: int = 2,
                  in_index: int = -1,
+                 text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_convs < 1:
             raise ValueError('ConcatConvFusion needs num_convs >= 1')
         self.in_index = in_index
+        self.text_pos_embed = (
+            LinguisticPositionalEncoding(channels=text_channels)
+            if text_pos_embed else None)
         self.channels = channels
         self.visual_proj = nn.Conv2d(in_channels, channels, 1)
         self.text_proj = nn.Linear(text_channels, channels)
@@ -76,6 +85,8 @@ class ConcatConvFusion(BaseModule):
         ``B x L x C``."""
         if not isinstance(visual, Tensor):
             visual = visual[self.in_index]
+        if self.text_pos_embed is not None:
+            text = self.text_pos_embed(text, mask.bool())
         v = self.visual_proj(visual)
         z_l = self.text_proj(text)
         sentence = masked_mean(z_l, mask.bool())

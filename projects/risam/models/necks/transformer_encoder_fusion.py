@@ -33,7 +33,9 @@ class TransformerEncoderFusion(BaseModule):
         in_index: which backbone output to fuse when given a tuple.
         text_pos_embed: add Fig. 3's :class:`LinguisticPositionalEncoding`
             to the real words before ``W_l``, as the block-stack necks do
-            (the encoder is otherwise blind to word order); off by default.
+            (the encoder is otherwise blind to word order); off by default,
+            on in the paper configs (the MA row and the fusion rows of
+            Tab. 2-3).
     """
 
     def __init__(self,
