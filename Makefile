@@ -11,11 +11,15 @@ PYTEST_ARGS ?=
 DEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py
 DEMO_DATA   ?= data/refshapes
 DEMO_WORK   ?= work_dirs/demo
+# make demo-generalized: the same on RefShapes with multi- and no-target sentences
+GDEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb16-3kit_grefshapes-128x128.py
+GDEMO_DATA   ?= data/grefshapes
+GDEMO_WORK   ?= work_dirs/demo-generalized
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.risam-setup
 
-.PHONY: setup demo test test-fast mutation
+.PHONY: setup demo demo-generalized test test-fast mutation
 
 setup: $(STAMP)
 
@@ -32,6 +36,10 @@ test-fast: setup
 demo: setup
 	PYTHON=$(BIN)/python CONFIG=$(DEMO_CONFIG) DATA=$(DEMO_DATA) WORK_DIR=$(DEMO_WORK) \
 		bash tools/run_demo.sh
+
+demo-generalized: setup
+	PYTHON=$(BIN)/python CONFIG=$(GDEMO_CONFIG) DATA=$(GDEMO_DATA) WORK_DIR=$(GDEMO_WORK) \
+		DATA_ARGS=--generalized bash tools/run_demo.sh
 
 # Mutation testing of the core modules (not in CI; see docs/testing.md).
 # MUTATION_ARGS, e.g. "--module losses --module evaluation" or "--rev HEAD".

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The embedded demo (`make demo`): generate RefShapes if absent, train the tiny
-# RISAM on CPU, test it on val/testA/testB, run the language-blind control,
-# and draw the training curves and a grid of predictions.
+# The embedded demos (`make demo`, `make demo-generalized`): generate RefShapes
+# if absent, train the tiny RISAM on CPU, test it on val/testA/testB, run the
+# language-blind control, and draw the training curves and a grid of
+# predictions.
 #
-#   PYTHON    interpreter with the project installed   (default: python)
-#   CONFIG    demo config      (default: the tiny RefShapes config)
-#   DATA      RefShapes folder (default: data/refshapes)
-#   WORK_DIR  outputs          (default: work_dirs/demo)
+#   PYTHON     interpreter with the project installed   (default: python)
+#   CONFIG     demo config      (default: the tiny RefShapes config)
+#   DATA       RefShapes folder (default: data/refshapes)
+#   WORK_DIR   outputs          (default: work_dirs/demo)
+#   DATA_ARGS  extra make_refshapes.py options, e.g. --generalized
+#              (default: none)
 # The tools refuse to replace an existing --out file; this script owns the files
 # it writes under WORK_DIR and passes --overwrite, so a re-run still completes.
 set -euo pipefail
@@ -15,13 +18,14 @@ PYTHON=${PYTHON:-python}
 CONFIG=${CONFIG:-configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py}
 DATA=${DATA:-data/refshapes}
 WORK_DIR=${WORK_DIR:-work_dirs/demo}
+read -r -a DATA_OPTS <<< "${DATA_ARGS:-}"
 step() { echo; echo "==> $*"; }
 elapsed() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
 START=$SECONDS
 
 if [ ! -f "$DATA/instances.json" ]; then
   step "generating RefShapes in $DATA"
-  "$PYTHON" tools/dataset_converters/make_refshapes.py "$DATA" --seed 0
+  "$PYTHON" tools/dataset_converters/make_refshapes.py "$DATA" --seed 0 "${DATA_OPTS[@]}"
 else
   step "RefShapes found in $DATA"
 fi
