@@ -27,3 +27,32 @@ def test_without_types_samples_are_spread_evenly():
     assert pick([None] * 9, 3) == [0, 4, 8]
     assert pick([None] * 2, 5) == [0, 1]
     assert pick([], 4) == []
+
+
+def _mod():
+    path = REPO / 'tools/analysis_tools/prediction_grid.py'
+    spec = importlib.util.spec_from_file_location('prediction_grid', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_generalized_rows_for_multi_and_no_target_sentences():
+    mod = _mod()
+    infos = [
+        dict(expr_type='colour', no_target=False, ann_ids=[1]),
+        dict(expr_type='colour', no_target=True, ann_ids=[]),
+        dict(expr_type='multi_except', no_target=False, ann_ids=[1, 2]),
+        dict(expr_type='position', no_target=False, ann_ids=[3]),
+        dict(expr_type=None, no_target=False, ann_ids=[1, 2]),
+    ]
+    labels = [mod.group_label(i) for i in infos]
+    assert labels == ['colour', 'no target', 'multi-target', 'position',
+                      None]
+    # one row of 4 per group: RefShapes' 5 types give today's 20 tiles,
+    # generalized RefShapes 5 + multi-target + no target = 7 rows
+    assert mod.default_num(labels[:4], 4) == 16
+    assert mod.default_num(['colour', 'shape', 'colour_shape', 'position',
+                            'size'], 4) == 20
+    assert mod.default_num(labels, 4) == 20
+    assert mod.default_num([], 4) == 20

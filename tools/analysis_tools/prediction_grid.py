@@ -1,13 +1,15 @@
 """A grid of predictions on test samples, each with its sentence.
 
     python tools/analysis_tools/prediction_grid.py CONFIG CHECKPOINT \\
-        --out predictions.png [--overwrite] [--split val] [--num 20] [--cols 4]
+        --out predictions.png [--overwrite] [--split val] [--num N] [--cols 4]
 
 Samples are spread evenly over the split (deterministic). When the samples
 carry an expression type (RefShapes: colour, shape, colour_shape, position,
-size), every type gets an equal share of the tiles, one row per type with
-the default ``--cols``-wide grid. Each tile shows the prediction tinted, the
-target outlined in green and the sentence on top.
+size), every group gets an equal share of the tiles, one row per group with
+the default ``--num`` (``--cols`` x groups). A group is the expression type
+of a single-target sentence; the multi-target and the no-target sentences of
+generalized RefShapes form one group each. Each tile shows the prediction
+tinted, the target outlined in green and the sentence on top.
 """
 import argparse
 from typing import Dict, List, Optional
@@ -34,7 +36,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --out file')
     parser.add_argument('--split', help='dataset split (default: config)')
-    parser.add_argument('--num', type=int, default=20)
+    parser.add_argument('--num', type=int,
+                        help='tiles (default: --cols per group of samples, '
+                        'or 20 without expression types)')
     parser.add_argument('--cols', type=int, default=4,
                         help='tiles per row')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -62,6 +66,24 @@ def pick_samples(types: List[Optional[str]], num: int) -> List[int]:
     return out
 
 
+def group_label(info: dict) -> Optional[str]:
+    """The grid row of a sample: ``'no target'``, ``'multi-target'`` or its
+    expression type (None without one)."""
+    if info.get('expr_type') is None:
+        return None
+    if info.get('no_target'):
+        return 'no target'
+    if len(info.get('ann_ids') or ()) > 1:
+        return 'multi-target'
+    return info['expr_type']
+
+
+def default_num(types: List[Optional[str]], cols: int) -> int:
+    """One row of ``cols`` tiles per group; 20 tiles without groups."""
+    groups = set(types)
+    return 20 if None in groups or not groups else cols * len(groups)
+
+
 def main() -> None:
     args = parse_args()
     args.out = check_output_file(args.out, args.overwrite)
@@ -73,9 +95,10 @@ def main() -> None:
     if args.split:
         ds_cfg.split = args.split
     dataset = DATASETS.build(ds_cfg)
-    types = [dataset.get_data_info(i).get('expr_type')
+    types = [group_label(dataset.get_data_info(i))
              for i in range(len(dataset))]
-    samples = [dataset[i] for i in pick_samples(types, args.num)]
+    num = args.num if args.num is not None else default_num(types, args.cols)
+    samples = [dataset[i] for i in pick_samples(types, num)]
     tiles = []
     with torch.no_grad():
         for start in range(0, len(samples), 8):
