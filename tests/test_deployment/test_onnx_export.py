@@ -4,14 +4,18 @@ import runpy
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmseg.registry import MODELS
-from projects.risam.apis import init_refer_model, prepare_image
+from mmseg.structures import SegDataSample
+from projects.risam.apis import (RISAMInferencer, init_refer_model,
+                                 prepare_image)
 from projects.risam.deployment import (ONNXRISAM, check_onnx, export_onnx,
                                        passes)
 
@@ -74,6 +78,76 @@ def test_tiny_export_passes_its_onnxruntime_check(tmp_path):
                            run_name='__main__')
     finally:
         sys.argv = argv
+
+
+def _onnx_masks(out_dir, text_encoder, path, texts, threshold):
+    """A deployment written from ``risam_onnx.json`` alone: cv2 resize of
+    the longest side to S, normalise, pad, the two graphs under
+    onnxruntime, then upsample, crop and resize to the image, threshold.
+    Returns (logits N x H x W, masks N x H x W) at the original size."""
+    meta = json.loads((out_dir / 'risam_onnx.json').read_text())
+    size_h, size_w = meta['input_size']
+    bgr = cv2.imread(str(path))
+    h, w = bgr.shape[:2]
+    scale = min(size_h / h, size_w / w)
+    new_h, new_w = int(h * scale + 0.5), int(w * scale + 0.5)
+    img = cv2.resize(bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if meta['bgr_to_rgb']:
+        img = img[..., ::-1]
+    img = (img.astype(np.float32) - meta['mean']) / meta['std']
+    padded = np.full((size_h, size_w, 3), meta['pad_val'], np.float32)
+    padded[:new_h, :new_w] = img
+    image = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
+    runtime = ONNXRISAM(str(out_dir))
+    ids = text_encoder.tokenize(list(texts)).numpy()
+    logits = torch.from_numpy(runtime.decode(runtime.encode(image), ids))
+    logits = F.interpolate(logits, size=(size_h, size_w), mode='bilinear',
+                           align_corners=False)[..., :new_h, :new_w]
+    logits = F.interpolate(logits, size=(h, w), mode='bilinear',
+                           align_corners=False)[:, 0]
+    return logits, (logits.sigmoid() > threshold).to(torch.uint8)
+
+
+def test_onnx_masks_equal_model_predict_and_inferencer(tmp_path):
+    """End to end from an image file: the exported graphs with their own
+    pre/post-processing give the masks of ``model.predict`` (the config's
+    test pipeline and data preprocessor) and of ``RISAMInferencer``."""
+    init_default_scope('mmseg')
+    torch.manual_seed(1)
+    built = MODELS.build(Config.fromfile(str(TINY)).model)
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=built.state_dict()), ckpt)
+    path = tmp_path / 'img.png'  # 90 x 60: resized by 128 / 90 to 128 x 85
+    cv2.imwrite(str(path), np.random.default_rng(5).integers(
+        0, 256, (90, 60, 3), np.uint8))
+    model = init_refer_model(str(TINY), str(ckpt))
+    image, metainfo = prepare_image(model, str(path))
+    assert tuple(metainfo['img_shape']) == (128, 85)
+    model.threshold = _median_threshold(model, image, TEXTS)
+    out = tmp_path / 'onnx'
+    export_onnx(model, str(out), image=image)
+
+    with torch.no_grad():
+        predicted = [
+            model.predict(image, [SegDataSample(
+                metainfo=dict(metainfo, text=t))])[0] for t in TEXTS
+        ]
+    want_logits = torch.cat([p.seg_logits.data for p in predicted])
+    want = torch.cat([p.pred_sem_seg.data for p in predicted])
+    assert want_logits.shape == (len(TEXTS), 90, 60)
+    total = want.numel()
+    assert 0.2 * total < int(want.sum()) < 0.8 * total  # non-trivial masks
+
+    logits, masks = _onnx_masks(out, model.text_encoder, path, TEXTS,
+                                model.threshold)
+    assert (logits - want_logits).abs().max() < 1e-3
+    assert (masks == want).float().mean() >= 0.999
+
+    inferencer = RISAMInferencer(str(TINY), str(ckpt),
+                                 threshold=model.threshold)
+    for got, ref in zip(inferencer.predict(str(path), TEXTS), predicted):
+        torch.testing.assert_close(got.seg_logits.data, ref.seg_logits.data)
+        assert torch.equal(got.pred_sem_seg.data, ref.pred_sem_seg.data)
 
 
 @pytest.mark.slow
