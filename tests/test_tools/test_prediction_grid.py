@@ -4,12 +4,16 @@ import importlib.util
 from .conftest import REPO
 
 
-def _pick():
+def _mod():
     path = REPO / 'tools/analysis_tools/prediction_grid.py'
     spec = importlib.util.spec_from_file_location('prediction_grid', path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.pick_samples
+    return mod
+
+
+def _pick():
+    return _mod().pick_samples
 
 
 def test_every_expression_type_gets_its_share():
@@ -27,14 +31,6 @@ def test_without_types_samples_are_spread_evenly():
     assert pick([None] * 9, 3) == [0, 4, 8]
     assert pick([None] * 2, 5) == [0, 1]
     assert pick([], 4) == []
-
-
-def _mod():
-    path = REPO / 'tools/analysis_tools/prediction_grid.py'
-    spec = importlib.util.spec_from_file_location('prediction_grid', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_generalized_rows_for_multi_and_no_target_sentences():
