@@ -3,7 +3,10 @@
 For every tau: one short iteration-based training run through mmengine's
 Runner (``model.neck.tau = tau``, everything else from CONFIG), then the val
 metric. Writes ``WORK_DIR/tau_sweep.json`` and ``WORK_DIR/tau_sweep.png``
-(IoU against tau); each run keeps its logs in ``WORK_DIR/tau_<tau>/``.
+(IoU against tau); each run keeps its logs in ``WORK_DIR/tau_<tau>/``. Each
+row of the JSON records ``neck_tau``, the tau of every MA block of the model
+that run built (the run stops if it is not the swept tau), and ``best_tau``
+is the tau of the highest val metric (the first one on a tie).
 
 Example (the paper's grid, tiny model on RefShapes)::
 
@@ -101,6 +104,12 @@ def run_config(base: Config, tau: float, iters: int, work_dir: str) -> Config:
     return cfg
 
 
+def neck_taus(runner: Runner) -> List[float]:
+    """The tau of every MA block of the model the runner built."""
+    model = getattr(runner.model, 'module', runner.model)
+    return [float(block.tau) for block in model.neck.blocks]
+
+
 def plot(results: List[dict], metric: str, path: str) -> None:
     """IoU against tau as a PNG (matplotlib Agg)."""
     import matplotlib
@@ -137,13 +146,19 @@ def main() -> None:
         cfg = run_config(base, tau, args.iters,
                          osp.join(args.work_dir, f'tau_{tau:.2f}'))
         runner = Runner.from_cfg(cfg)
+        built = neck_taus(runner)
+        if any(abs(t - tau) > 1e-9 for t in built):
+            raise RuntimeError(f'tau sweep: the model built from '
+                               f'{args.config} has neck taus {built}, '
+                               f'not {tau}')
         keep = _KeepMetrics()
         runner.register_hook(keep)
         runner.train()
         if args.metric not in keep.metrics:
             raise KeyError(f'{args.metric} not in val metrics '
                            f'{sorted(keep.metrics)}')
-        row = dict(tau=tau, seconds=round(time.perf_counter() - start, 1))
+        row = dict(tau=tau, neck_tau=built,
+                   seconds=round(time.perf_counter() - start, 1))
         row.update({k: float(v) for k, v in keep.metrics.items()})
         results.append(row)
         print_log(f'[tau sweep] tau={tau:.2f}: {args.metric}='
