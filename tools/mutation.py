@@ -21,9 +21,10 @@ module:
 * rate = killed / all mutants of the module.
 
 The survivors' diffs go to ``<work-dir>/<module>/survivors.md``.
-``--rerun-survivors`` reuses the scratch copies: it refreshes their tests (new
-tests are picked up by mutmut's stats) and runs again only the mutants that
-were not killed. A test file outside a module's list can only kill more
+``--rerun-survivors`` reuses the scratch copies (their sources as they were):
+it refreshes their tests and runs again only the mutants that were not
+killed; mutmut clears its verdicts when the test list changes, so the earlier
+kills are put back. A test file outside a module's list can only kill more
 mutants, so the rates are lower bounds for the whole fast suite. Not in CI:
 a full run takes long (see docs/testing.md).
 """
@@ -43,11 +44,12 @@ from typing import Dict, List
 REPO = Path(__file__).resolve().parents[1]
 MARKER = '.risam-mutation'
 MODELS_T = 'tests/test_models/'
-# core module -> the test files (globs) that exercise it
+# core module -> the test files (or a folder: all its files) that exercise
+# it; its test_mutants_<module>.py goes beside the first
 MODULES = {
     'losses': [MODELS_T + 'test_focal_dice_loss.py',
                MODELS_T + 'test_equations_loss.py'],
-    'evaluation': ['tests/test_evaluation/test_*.py'],
+    'evaluation': ['tests/test_evaluation/'],  # every file there
     'image_encoding': ['tests/test_speed/test_feature_cache.py',
                        'tests/test_speed/test_shared_encoding.py'],
     'segmentors': [MODELS_T + 'test_risam.py',
@@ -58,7 +60,8 @@ MODULES = {
               MODELS_T + 'test_equations_mutual_aware_attention.py',
               MODELS_T + 'test_mutual_aware_attention.py',
               MODELS_T + 'test_linguistic_positional_encoding.py',
-              MODELS_T + 'test_ablations_modules.py'],
+              MODELS_T + 'test_ablations_modules.py',
+              MODELS_T + 'test_fusion_necks_hand.py'],
     'decode_heads': [MODELS_T + 'test_equations_decoder.py',
                      MODELS_T + 'test_mask_decoder.py',
                      MODELS_T + 'test_ablations_elg.py',
@@ -73,11 +76,27 @@ def prefix(module: str) -> str:
         'evaluation', 'image_encoding') else 'models.') + module + '.'
 
 
-def test_files(work: Path, module: str) -> List[str]:
-    """The module's test files in ``work``, plus its ``test_mutants_*``."""
-    globs = MODULES[module] + [f'tests/**/test_mutants_{module}.py']
-    return sorted({str(p.relative_to(work)) for g in globs
-                   for p in work.glob(g)})
+def test_selection(work: Path, module: str) -> List[str]:
+    """The module's test files in ``work`` (a folder: its ``test_*.py``),
+    and its ``test_mutants_<module>.py`` once that exists. Listing files
+    (not folders) keeps a broken test elsewhere from stopping the run."""
+    first = work / MODULES[module][0]
+    folder = first if first.is_dir() else first.parent
+    files = []
+    for entry in MODULES[module]:
+        path = work / entry
+        if entry.endswith('/'):
+            files += sorted(path.glob('test_*.py'))
+        elif not path.exists():
+            sys.exit(f'mutation: {module}: no test file {entry}')
+        else:
+            files.append(path)
+    files.append(folder / f'test_mutants_{module}.py')
+    return [str(f.relative_to(work)) for f in dict.fromkeys(files)
+            if f.exists()]
+
+
+# mutmut exit codes (mutmut.stats.status_by_exit_code)
 KILLED = {1: 'killed', 3: 'killed', 36: 'timeout', -24: 'timeout',
           24: 'timeout', 152: 'timeout', 255: 'timeout'}
 NOT_KILLED = {0: 'survived', 5: 'no tests', 33: 'no tests', 34: 'skipped',
@@ -141,13 +160,11 @@ def configure(work: Path, module: str) -> None:
     if not only:
         sys.exit(f'mutation: pyproject.toml [tool.mutmut] only_mutate '
                  f'{cfg["only_mutate"]} has no pattern for {module}')
-    tests = test_files(work, module)
-    if not tests:
-        sys.exit(f'mutation: no test file of {MODULES[module]} exists')
     text = re.sub(r'only_mutate = \[[^\]]*\]', 'only_mutate = ' +
                   toml_list(only), text)
     text = re.sub(r'pytest_add_cli_args_test_selection = \[[^\]]*\]',
-                  'pytest_add_cli_args_test_selection = ' + toml_list(tests),
+                  'pytest_add_cli_args_test_selection = ' +
+                  toml_list(test_selection(work, module)),
                   text)
     path.write_text(text)
 
@@ -160,6 +177,20 @@ def results(work: Path, module: str) -> Dict[str, int]:
         out.update((k, v) for k, v in codes.items()
                    if k.startswith(prefix(module)))
     return out
+
+
+def keep_kills(work: Path, old: Dict[str, int]) -> None:
+    """Put back the earlier verdict of each mutant that was killed before
+    and is unchecked now (mutmut clears every verdict when its settings
+    change); a rerun tests only the others."""
+    for meta in (work / 'mutants').rglob('*.py.meta'):
+        data = json.loads(meta.read_text())
+        codes = data['exit_code_by_key']
+        back = {k: old[k] for k, v in codes.items()
+                if v is None and old.get(k) in KILLED}
+        if back:
+            codes.update(back)
+            meta.write_text(json.dumps(data, indent=4))
 
 
 def status(code) -> str:
@@ -235,12 +266,13 @@ def main() -> None:
         print(f'mutation: {module} in {work}', flush=True)
         cmd = ['nice', '-n', '10', sys.executable, '-m', 'mutmut', 'run',
                '--max-children', str(args.max_children)]
-        if args.rerun_survivors:
-            cmd += sorted(n for n, c in results(work, module).items()
-                          if c not in KILLED)
+        old = results(work, module) if args.rerun_survivors else {}
+        rerun = sorted(n for n, c in old.items() if c not in KILLED)
         start = time.monotonic()
-        if subprocess.run(cmd, cwd=work, env=env).returncode:
+        if (rerun or not args.rerun_survivors) and subprocess.run(
+                cmd + rerun, cwd=work, env=env).returncode:
             failed.append(module)
+        keep_kills(work, old)
         codes = results(work, module)
         rows[module] = summarise(codes, time.monotonic() - start)
         print(f'survivors: {write_survivors(work, codes, env)}')
