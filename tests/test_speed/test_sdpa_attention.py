@@ -1,6 +1,7 @@
 """SDPA attention equals segment_anything's (fp32, reduced-size encoder)."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from projects.risam.models.backbones import SAMBackbone
 from projects.risam.models.layers.sam_sdpa_attention import \
@@ -51,11 +52,88 @@ def test_bad_attn_impl_is_refused():
         SAMBackbone(arch=ARCH, attn_impl='flash')
 
 
-def test_bf16_option_is_fp32_on_cpu():
+def test_sdpa_gets_4d_tensors_and_a_4d_bias_in_the_query_dtype(
+        monkeypatch):
+    """Every SDPA call of the SAM encoder uses the documented 4-D form:
+    ``B x heads x N x d`` and a ``B x heads x N x N`` bias in q's dtype,
+    also when the bias is chunked over heads; parity still holds."""
+    ref, ours = _pair(max_bias_bytes=1)  # one (batch, head) pair per chunk
+    calls = []
+    real = F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kwargs):
+        calls.append((q.shape, k.shape, v.shape, q.dtype,
+                      None if attn_mask is None else
+                      (attn_mask.shape, attn_mask.dtype)))
+        return real(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    monkeypatch.setattr(F, 'scaled_dot_product_attention', spy)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        want, got = ref.encode(x), ours.encode(x)
+    # 2 global blocks (2 images x 2 heads) + 2 window blocks (2 images x
+    # 16 windows of 4 x 4 tokens, x 2 heads), one (batch, head) pair a call
+    assert len(calls) == 2 * 4 + 2 * 64
+    for q, k, v, dtype, mask in calls:
+        assert len(q) == len(k) == len(v) == 4 and q[:2] == (1, 1)
+        assert mask is not None and mask[0] == (*q[:3], k[2])
+        assert mask[1] == dtype == torch.float32
+    for w, g in zip(want, got):
+        assert (w - g).abs().max().item() <= 1e-4
+
+
+def test_rel_pos_table_equals_segment_anything():
+    from segment_anything.modeling.image_encoder import get_rel_pos
+
+    from projects.risam.models.layers.sam_sdpa_attention import rel_pos_table
+    torch.manual_seed(0)
+    for q_size, k_size, length in ((4, 4, 7), (6, 6, 7), (3, 5, 9)):
+        table = torch.randn(length, 8)
+        assert torch.equal(rel_pos_table(q_size, k_size, table),
+                           get_rel_pos(q_size, k_size, table))
+
+
+def test_bf16_encoder_on_this_cpu():
+    """bf16 (native on this CPU): matmul weights stored in bf16, fp32
+    outputs within bf16 accuracy of fp32, the numerics of plain autocast."""
+    from projects.risam.models.backbones.encoder_dtype import \
+        cpu_has_native_bf16
+    if not cpu_has_native_bf16():
+        pytest.skip('no native bf16 on this CPU (covered by the fallback)')
+    _, ref = _pair()  # SDPA attention, as the bf16 encoder
+    bf16 = SAMBackbone(arch=ARCH, out_global_blocks=(0, 1),
+                       feature_enhancement=None, encoder_dtype='bf16')
+    bf16.encoder.load_state_dict(ref.encoder.state_dict())
+    assert bf16.encoder.blocks[0].attn.qkv.weight.dtype == torch.bfloat16
+    assert bf16.encoder.blocks[0].norm1.weight.dtype == torch.float32
+    assert bf16.fingerprint()['encoder_dtype'] == 'bf16'
+    assert 'encoder_dtype' not in ref.fingerprint()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want = ref.encode(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            auto = ref.encode(x)  # fp32 pinned: autocast does not reach it
+        got = bf16.encode(x)
+        ref.encoder_dtype = 'bf16'  # plain autocast over fp32 weights
+        plain = ref.encode(x)
+    for w, a, g, p in zip(want, auto, got, plain):
+        assert g.dtype == torch.float32 and torch.equal(w, a)
+        rel = ((g - w).abs().max() / w.abs().max()).item()
+        assert 1e-5 < rel < 3e-2, rel  # bf16, not fp32, and close
+        assert torch.allclose(g, p, atol=1e-6)
+
+
+def test_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch, capsys):
+    from projects.risam.models.backbones import encoder_dtype
+    monkeypatch.setattr(encoder_dtype, 'cpu_has_native_bf16', lambda: False)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     ref, _ = _pair()
     bf16 = SAMBackbone(arch=ARCH, out_global_blocks=(0, 1),
                        feature_enhancement=None, encoder_dtype='bf16',
                        attn_impl='sam')
+    out = capsys.readouterr()
+    assert 'falls back to fp32' in out.out + out.err
+    assert bf16.encoder_dtype == 'fp32'
     bf16.encoder.load_state_dict(ref.encoder.state_dict())
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():

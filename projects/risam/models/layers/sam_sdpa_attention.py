@@ -3,25 +3,64 @@
 segment_anything's ``Attention`` materialises the full ``(B*heads) x N x N``
 score matrix, adds the decomposed relative-position terms in a second full
 copy and softmaxes into a third. :class:`SAMSDPAttention` computes the same
-function with the fused SDPA kernel (flash on CPU and GPU accepts an
-additive ``attn_mask``); the decomposed bias (Eq. of MViTv2 used by SAM)
+function with SDPA in its documented 4-D form: ``B x heads x N x d`` query,
+key and value, and the decomposed bias (MViTv2's, as SAM uses it)
 
-    bias[b, (i, j), (k, l)] = <q[b, i, j], R_h[i - k]> + <q[b, i, j], R_w[j - l]>
+    bias[b, n, (i, j), (k, l)] = <q[b, n, i, j], R_h[i - k]>
+                                 + <q[b, n, i, j], R_w[j - l]>
 
-is built as the additive mask in chunks of ``(batch*heads)`` so that at most
-``max_bias_bytes`` of bias exist at once (a full vit_b global-attention bias
-at 1024 px would be 805 MB). Parameters keep the names of segment_anything's
-``Attention`` (``qkv``, ``proj``, ``rel_pos_h``, ``rel_pos_w``), so official
-checkpoints load unchanged into a swapped encoder.
+as a 4-D additive ``attn_mask`` in the query's dtype. The relative-position
+tables ``R_h``, ``R_w`` are gathered once per forward, on the tensor's
+device; the bias is built in chunks of (batch, heads) so that at most
+``max_bias_bytes`` of it exist at once (a full vit_b global-attention bias
+at 1024 px would be 805 MB in fp32). Parameters keep the names of
+segment_anything's ``Attention`` (``qkv``, ``proj``, ``rel_pos_h``,
+``rel_pos_w``), so official checkpoints load unchanged into a swapped
+encoder.
 """
-from typing import Tuple
+from typing import Iterator, Tuple
 
 import torch
 import torch.nn.functional as F
-from segment_anything.modeling.image_encoder import Attention, get_rel_pos
+from segment_anything.modeling.image_encoder import Attention
 from torch import Tensor, nn
 
-__all__ = ['SAMSDPAttention', 'swap_sam_attention']
+__all__ = ['SAMSDPAttention', 'swap_sam_attention', 'rel_pos_table']
+
+
+def rel_pos_table(q_size: int, k_size: int, rel_pos: Tensor) -> Tensor:
+    """``(2*max-1) x d`` table -> ``q_size x k_size x d`` relative terms.
+
+    segment_anything's ``get_rel_pos`` (same interpolation and index), with
+    the index built on ``rel_pos``'s device instead of the CPU.
+    """
+    max_rel_dist = int(2 * max(q_size, k_size) - 1)
+    if rel_pos.shape[0] != max_rel_dist:
+        rel_pos = F.interpolate(
+            rel_pos.reshape(1, rel_pos.shape[0], -1).permute(0, 2, 1),
+            size=max_rel_dist, mode='linear')
+        rel_pos = rel_pos.reshape(-1, max_rel_dist).permute(1, 0)
+    dev = rel_pos.device
+    q_coords = torch.arange(q_size, device=dev)[:, None] * max(
+        k_size / q_size, 1.0)
+    k_coords = torch.arange(k_size, device=dev)[None, :] * max(
+        q_size / k_size, 1.0)
+    rel = (q_coords - k_coords) + (k_size - 1) * max(q_size / k_size, 1.0)
+    return rel_pos[rel.long()]
+
+
+def _chunks(batch: int, heads: int,
+            items: int) -> Iterator[Tuple[slice, slice]]:
+    """(batch, head) slices covering ``batch x heads`` with at most
+    ``items`` (batch, head) pairs each (whole heads when possible)."""
+    if items >= heads:
+        step = items // heads
+        for s in range(0, batch, step):
+            yield slice(s, s + step), slice(None)
+    else:
+        for b in range(batch):
+            for s in range(0, heads, items):
+                yield slice(b, b + 1), slice(s, s + items)
 
 
 class SAMSDPAttention(nn.Module):
@@ -62,38 +101,49 @@ class SAMSDPAttention(nn.Module):
                    rel_pos_w=getattr(attn, 'rel_pos_w', None)
                    if attn.use_rel_pos else None, **kwargs)
 
-    def _bias(self, q: Tensor, size: Tuple[int, int]) -> Tensor:
-        """Decomposed rel-pos bias, ``G x N x d`` queries -> ``G x N x N``."""
-        h, w = size
-        r_h = get_rel_pos(h, h, self.rel_pos_h).to(q.dtype)  # h x h x d
-        r_w = get_rel_pos(w, w, self.rel_pos_w).to(q.dtype)  # w x w x d
-        q = q.reshape(q.shape[0], h, w, -1)
-        bias_h = torch.einsum('gijc,ikc->gijk', q, r_h)  # G x h x w x h
-        bias_w = torch.einsum('gijc,jlc->gijl', q, r_w)  # G x h x w x w
-        bias = bias_h[..., :, None] + bias_w[..., None, :]
-        return bias.reshape(q.shape[0], h * w, h * w)
+    @staticmethod
+    def _bias(q: Tensor, r_h: Tensor, r_w: Tensor) -> Tensor:
+        """Decomposed rel-pos bias: ``B x n x N x d`` queries and tables
+        ``h x h x d``, ``w x w x d`` -> ``B x n x N x N`` in q's dtype."""
+        b, n, _, d = q.shape
+        h, w = r_h.shape[0], r_w.shape[0]
+        q = q.reshape(b, n, h, w, d)
+        bias_h = torch.einsum('bnijc,ikc->bnijk', q, r_h).contiguous()
+        bias_w = torch.einsum('bnijc,jlc->bnijl', q, r_w).contiguous()
+        # an explicit contiguous output: the broadcast add would otherwise
+        # follow einsum's strides and the final view would become a copy
+        bias = q.new_empty((b, n, h, w, h, w))
+        torch.add(bias_h[..., :, None], bias_w[..., None, :], out=bias)
+        return bias.view(b, n, h * w, h * w)
 
     def forward(self, x: Tensor) -> Tensor:
         """``B x H x W x C`` -> ``B x H x W x C``."""
         b, h, w, c = x.shape
         n = h * w
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, -1)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).reshape(
-            3, b * self.num_heads, n, -1).unbind(0)  # each G x N x d
+        # each B x heads x N x d
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         if not self.use_rel_pos:
             out = F.scaled_dot_product_attention(q, k, v)
         else:
-            per_item = n * n * q.element_size()
-            step = max(1, self.max_bias_bytes // per_item)
-            outs = []
-            for s in range(0, q.shape[0], step):
-                sl = slice(s, s + step)
-                outs.append(F.scaled_dot_product_attention(
-                    q[sl], k[sl], v[sl],
-                    attn_mask=self._bias(q[sl], (h, w))))
-            out = torch.cat(outs) if len(outs) > 1 else outs[0]
-        out = out.view(b, self.num_heads, h, w, -1).permute(0, 2, 3, 1, 4)
-        return self.proj(out.reshape(b, h, w, c))
+            r_h = rel_pos_table(h, h, self.rel_pos_h).to(q.dtype)
+            r_w = rel_pos_table(w, w, self.rel_pos_w).to(q.dtype)
+            items = max(1, self.max_bias_bytes // (n * n * q.element_size()))
+            outs = [F.scaled_dot_product_attention(
+                q[bs, hs], k[bs, hs], v[bs, hs],
+                attn_mask=self._bias(q[bs, hs], r_h, r_w))
+                for bs, hs in _chunks(b, self.num_heads, items)]
+            if len(outs) == 1:
+                out = outs[0]
+            elif items >= self.num_heads:
+                out = torch.cat(outs, 0)
+            else:
+                per = len(outs) // b
+                out = torch.cat([torch.cat(outs[i * per:(i + 1) * per], 1)
+                                 for i in range(b)], 0)
+        # B x heads x N x d -> B x H x W x C
+        out = out.permute(0, 2, 1, 3).reshape(b, h, w, c)
+        return self.proj(out)
 
 
 def swap_sam_attention(encoder: nn.Module, **kwargs) -> int:
