@@ -17,6 +17,11 @@ max_tokens = 17
 crop_size = (1024, 1024)
 channels = 256
 
+# FE and the decoder's upsampler have BatchNorm: one set of statistics over
+# all GPUs (mmengine converts on distributed runs; dropped with a log line on
+# CPU/gloo runs, see projects/risam/utils/sync_bn.py).
+sync_bn = 'torch'
+
 data_preprocessor = dict(
     type='risam.RISAMDataPreProcessor',  # SegDataPreProcessor + test padding
     mean=[123.675, 116.28, 103.53],
@@ -36,7 +41,10 @@ model = dict(
         checkpoint=sam_checkpoint,
         out_global_blocks=(1, 2, 3),
         feature_enhancement=dict(out_channels=channels),
-        frozen=True),
+        frozen=True,
+        # frozen encoder in bf16 (CUDA, or a CPU with native bf16; else fp32
+        # with a log line). Pin 'fp32' to compare two paths for equality.
+        encoder_dtype='bf16'),
     text_encoder=dict(
         type='risam.CLIPTokenEncoder',
         model_name=clip_model_name,

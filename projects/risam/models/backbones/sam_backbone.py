@@ -11,6 +11,8 @@ from ...registry import MODELS
 from ..layers import sincos_pos_embed_2d, swap_sam_attention
 from ..necks.feature_enhancement import FeatureEnhancement
 from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
+from .encoder_dtype import (cast_matmul_weights, encoder_autocast,
+                            resolve_encoder_dtype)
 
 from ...utils.checkpoint import load_state_dict_file
 
@@ -88,9 +90,17 @@ class SAMBackbone(BaseVisualBackbone):
             leaner (``tools/analysis_tools/benchmark.py``). ``'sam'`` runs
             segment_anything's own attention. The feature-cache
             fingerprint ignores it.
-        encoder_dtype: ``'fp32'`` or ``'bf16'``. bf16 runs the frozen
-            encoder under CUDA autocast when the input is on a GPU (outputs
-            are returned in fp32); on CPU the encoder always runs in fp32.
+        encoder_dtype: ``'fp32'`` or ``'bf16'``, the one control of the
+            encoder's compute dtype (``--amp`` does not reach it). bf16
+            stores the frozen encoder's matmul weights in bf16 once and runs
+            it under autocast on its device (CUDA, or a CPU with native
+            bf16: avx512_bf16/amx_bf16); on a CPU without native bf16 and no
+            CUDA it falls back to fp32 with one log line
+            (:mod:`.encoder_dtype`). Outputs are fp32 either way; bf16
+            features differ from fp32 by ~0.5% (relative, vit_b at 1024).
+            Tests and tools that compare two paths for equality pin
+            ``'fp32'``. A trainable (``frozen=False``) encoder keeps fp32
+            weights and only runs under autocast.
 
     Stages: :meth:`encode` is the frozen part (shareable between the
     sentences of one image and cacheable on disk, see
@@ -114,15 +124,13 @@ class SAMBackbone(BaseVisualBackbone):
         if attn_impl not in ('sam', 'sdpa'):
             raise ValueError(f"attn_impl must be 'sam' or 'sdpa', got "
                              f'{attn_impl!r}')
-        if encoder_dtype not in ('fp32', 'bf16'):
-            raise ValueError(f"encoder_dtype must be 'fp32' or 'bf16', got "
-                             f'{encoder_dtype!r}')
         cfg = dict(_DEFAULTS)
         cfg.update(SAM_ARCHS[arch] if isinstance(arch, str) else arch)
         self.arch_cfg = dict(cfg, global_attn_indexes=list(
             cfg['global_attn_indexes']))
         self.attn_impl = attn_impl
-        self.encoder_dtype = encoder_dtype
+        self.encoder_dtype = resolve_encoder_dtype(encoder_dtype,
+                                                   'SAMBackbone')
         self.embed_dim = cfg['embed_dim']
         self.encoder = ImageEncoderViT(
             img_size=cfg['img_size'], patch_size=cfg['patch_size'],
@@ -160,6 +168,8 @@ class SAMBackbone(BaseVisualBackbone):
         if frozen:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+            if self.encoder_dtype == 'bf16':
+                cast_matmul_weights(self.encoder, torch.bfloat16)
         # frozen weights read from ``checkpoint`` here: a RISAM checkpoint
         # may leave them out (see projects.risam.utils.checkpoint)
         self.frozen_pretrained_prefixes: Tuple[str, ...] = (
@@ -195,23 +205,26 @@ class SAMBackbone(BaseVisualBackbone):
 
     def fingerprint(self) -> dict:
         """What the frozen :meth:`encode` depends on: the encoder config,
-        the tapped blocks and the sha256 of the encoder's state dict (so a
-        checkpoint file and a random init are both covered). Used by the
+        the tapped blocks, the sha256 of the encoder's state dict (so a
+        checkpoint file and a random init are both covered) and, for a bf16
+        encoder, its dtype. Used by the
         feature cache to refuse a model that differs."""
         return dict(arch=dict(self.arch_cfg),
                     out_indices=list(self.out_indices),
                     sam_neck=self.sam_neck,
-                    encoder_sha256=state_fingerprint(self.encoder))
+                    encoder_sha256=state_fingerprint(self.encoder),
+                    # bf16 features are not fp32 ones; fp32 keeps the key
+                    # set of caches written before the option existed
+                    **({'encoder_dtype': 'bf16'}
+                       if self.encoder_dtype == 'bf16' else {}))
 
     def encode(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Raw block outputs, ``B x 3 x S x S`` -> tuple of
         ``B x C_e x S/p x S/p`` (one per selected global block), fp32; with
         ``sam_neck`` SAM's image embedding ``(B x out_chans x S/p x S/p,)``."""
-        use_bf16 = self.encoder_dtype == 'bf16' and x.is_cuda
         with torch.set_grad_enabled(torch.is_grad_enabled()
-                                    and not self.frozen), torch.autocast(
-                                        'cuda', dtype=torch.bfloat16,
-                                        enabled=use_bf16):
+                                    and not self.frozen), encoder_autocast(
+                                        x.device.type, self.encoder_dtype):
             x = self.encoder.patch_embed(x)
             if self.encoder.pos_embed is not None:
                 x = x + self._pos_embed(x.shape[1], x.shape[2])
