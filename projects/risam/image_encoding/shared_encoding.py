@@ -1,5 +1,5 @@
 """One frozen-encoder pass per distinct image (shared image encoding)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Hashable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -9,26 +9,37 @@ from .feature_cache import FeatureCache
 __all__ = ['encode_images']
 
 
-def _encode_distinct(encode, inputs: Tensor,
-                     keys: Sequence[str]) -> Tuple[Tensor, ...]:
-    """``encode`` once per distinct image, index-expanded back to
-    ``B x C_e x h x w``. Two samples are one image when their keys are equal
-    and their input tensors are equal (same augmentation)."""
+def _take(t: Tensor, rows: Sequence[int]) -> Tensor:
+    """``t[rows]`` along dim 0 from views: a Python index list would become
+    a host tensor copied to ``t``'s device in the middle of the step."""
+    if list(rows) == list(range(len(t))):
+        return t
+    return torch.cat([t[r:r + 1] for r in rows])
+
+
+def _encode_distinct(encode, inputs: Tensor, keys: Sequence[str],
+                     same: Optional[Sequence[Hashable]] = None
+                     ) -> Tuple[Tensor, ...]:
+    """``encode`` once per distinct image, expanded back to
+    ``B x C_e x h x w``. With ``same`` (one label per sample, from the data
+    preprocessor's ``same_image_as``), two samples are one image when their
+    labels are equal; without it, when their keys are equal and their input
+    tensors are equal (``torch.equal``: a host sync on a GPU)."""
     unique: List[int] = []  # positions in `inputs` that get encoded
     inverse: List[int] = []  # sample -> row of the encoded batch
     for i, key in enumerate(keys):
-        row = next((r for r, j in enumerate(unique)
-                    if keys[j] == key and torch.equal(inputs[j], inputs[i])),
-                   None)
+        if same is not None:
+            row = next((r for r, j in enumerate(unique)
+                        if same[j] == same[i]), None)
+        else:
+            row = next((r for r, j in enumerate(unique) if keys[j] == key
+                        and torch.equal(inputs[j], inputs[i])), None)
         if row is None:
             row = len(unique)
             unique.append(i)
         inverse.append(row)
-    feats = encode(inputs[unique])
-    if len(unique) == len(inputs):
-        return tuple(feats)
-    index = torch.tensor(inverse, device=inputs.device)
-    return tuple(t.index_select(0, index) for t in feats)
+    feats = encode(_take(inputs, unique))
+    return tuple(_take(t, inverse) for t in feats)
 
 
 def encode_images(backbone,
@@ -36,7 +47,9 @@ def encode_images(backbone,
                   keys: Optional[Sequence[Optional[str]]],
                   *,
                   share: bool = True,
-                  cache: Optional[FeatureCache] = None) -> Tuple[Tensor, ...]:
+                  cache: Optional[FeatureCache] = None,
+                  same_image_as: Optional[Sequence[Optional[int]]] = None
+                  ) -> Tuple[Tensor, ...]:
     """Raw features of every sample: ``backbone.encode`` of its image.
 
     The frozen encoder never sees the text, so the samples (sentences) of one
@@ -54,6 +67,10 @@ def encode_images(backbone,
         keys: one image key per sample, or None.
         share: encode each distinct image once.
         cache: a frozen-feature cache, or None.
+        same_image_as: per sample, the batch position of the first sample
+            with the same image, as the data preprocessor marks it
+            (``RISAMDataPreProcessor``); the images are then not compared
+            here. None (or a None entry): compare them (a host sync).
 
     Returns:
         tuple of ``B x C_e x h x w`` tensors, as ``backbone.encode(inputs)``.
@@ -61,6 +78,8 @@ def encode_images(backbone,
     if (keys is None or None in keys or not backbone.encoder_frozen
             or not (share or cache is not None)):
         return tuple(backbone.encode(inputs))
+    if same_image_as is not None and None in same_image_as:
+        same_image_as = None
     live = list(range(len(inputs)))
     raw: List[Tensor] = []
     if cache is not None:
@@ -75,10 +94,14 @@ def encode_images(backbone,
                 r[hit] = t
     if live:
         live_keys = [keys[i] for i in live]
+        live_inputs = _take(inputs, live)
         if share:
-            feats = _encode_distinct(backbone.encode, inputs[live], live_keys)
+            same = ([same_image_as[i] for i in live]
+                    if same_image_as is not None else None)
+            feats = _encode_distinct(backbone.encode, live_inputs, live_keys,
+                                     same)
         else:
-            feats = tuple(backbone.encode(inputs[live]))
+            feats = tuple(backbone.encode(live_inputs))
         if not raw:
             return feats
         for r, t in zip(raw, feats):

@@ -1,28 +1,65 @@
-"""SegDataPreProcessor that also batches differently-sized test images."""
-from typing import Any, Dict
+"""SegDataPreProcessor that also batches differently-sized test images and
+marks the samples that show one image."""
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
 from mmseg.models.data_preprocessor import SegDataPreProcessor
+from ...image_encoding.image_identity import image_key
 from ...registry import MODELS
+
+#: metainfo key set on every data sample by :class:`RISAMDataPreProcessor`
+SAME_IMAGE_KEY = 'same_image_as'
+
+
+def same_image_as(inputs: Sequence[torch.Tensor],
+                  metas: Sequence[dict]) -> List[Optional[int]]:
+    """For each sample, the batch position of the first sample that shows
+    the same image: equal :func:`image_key` and an equal input tensor (same
+    augmentation). ``None`` for a sample without an image key."""
+    keys = [image_key(m) for m in metas]
+    first: List[Optional[int]] = []
+    for i, key in enumerate(keys):
+        if key is None:
+            first.append(None)
+            continue
+        first.append(next(
+            (j for j in range(i) if keys[j] == key
+             and inputs[j].shape == inputs[i].shape
+             and torch.equal(inputs[j], inputs[i])), i))
+    return first
 
 
 @MODELS.register_module()
 class RISAMDataPreProcessor(SegDataPreProcessor):
-    """mmseg's ``SegDataPreProcessor`` plus test-time padding per image.
+    """mmseg's ``SegDataPreProcessor`` plus test-time padding per image and
+    the image identity of each sample.
 
-    In test mode mmseg asserts that every image of a batch has the same
-    size, which fails for keep-ratio resized referring images with a test
-    batch size > 1. When ``test_cfg=dict(size=(S, S))`` is set, each image
-    is first padded bottom/right to ``S x S`` with the raw value that
-    normalises to ``pad_val``, so the result is identical to mmseg's own
-    padding; ``img_shape`` keeps the un-padded size for cropping. Training
-    mode is unchanged.
+    * In test mode mmseg asserts that every image of a batch has the same
+      size, which fails for keep-ratio resized referring images with a test
+      batch size > 1. When ``test_cfg=dict(size=(S, S))`` is set, each image
+      is first padded bottom/right to ``S x S`` with the raw value that
+      normalises to ``pad_val``, so the result is identical to mmseg's own
+      padding; ``img_shape`` keeps the un-padded size for cropping.
+    * Every data sample gets the metainfo ``same_image_as``: the batch
+      position of the first sample with the same image key and an equal raw
+      input (see :func:`same_image_as`). The shared image encoding groups
+      samples by it, so the model itself never compares images: that
+      comparison (``torch.equal``) returns a Python bool and would make a
+      GPU training step wait for the device. It is done here, on the raw
+      inputs as the data loader gives them (host tensors, before they are
+      moved to the device), which is the one place a step may read data on
+      the host. Samples without ``img_id``/``img_path`` get ``None``.
     """
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
-        size = (self.test_cfg or {}).get('size') if not training else None
         inputs = data['inputs']
+        samples = data.get('data_samples')
+        if samples is not None and isinstance(inputs, (list, tuple)):
+            for ds, j in zip(samples, same_image_as(
+                    inputs, [ds.metainfo for ds in samples])):
+                ds.set_metainfo({SAME_IMAGE_KEY: j})
+        size = (self.test_cfg or {}).get('size') if not training else None
         if size is not None and isinstance(inputs, (list, tuple)) and len(
                 {tuple(x.shape[1:]) for x in inputs}) > 1:
             data = dict(data, inputs=[self._pad_raw(x, size) for x in inputs])

@@ -12,6 +12,7 @@ from mmseg.utils import OptConfigType, SampleList
 
 from ...image_encoding import FeatureCache, encode_images, image_key
 from ..backbones import BaseVisualBackbone
+from ..data_preprocessors.risam_data_preprocessor import SAME_IMAGE_KEY
 
 TextFeats = Tuple[Tensor, Tensor]
 
@@ -47,7 +48,11 @@ class RISAM(BaseSegmentor):
     (FE, with BatchNorm) then runs per sentence as before, so outputs,
     losses and gradients are those of the per-sentence path. Put the
     sentences of one image next to each other with
-    :class:`~projects.risam.datasets.ImageGroupedSampler`. Any other
+    :class:`~projects.risam.datasets.ImageGroupedSampler`. Which samples
+    show one image is marked by the data preprocessor (metainfo
+    ``same_image_as``, compared on the host before the step), so a training
+    step on a GPU never waits for the device (no ``item``, ``tolist``,
+    ``torch.equal`` or data-dependent ``if`` on a device tensor). Any other
     backbone (an mmseg one in a mix-in config) runs per sample.
 
     Feature cache (``feature_cache=DIR``): samples whose image is in the
@@ -104,9 +109,11 @@ class RISAM(BaseSegmentor):
         if not isinstance(bb, BaseVisualBackbone):
             return tuple(bb(inputs))
         keys = [image_key(m) for m in metas] if metas is not None else None
+        same = ([m.get(SAME_IMAGE_KEY) for m in metas]
+                if metas is not None else None)
         raw = encode_images(bb, inputs, keys,
                             share=self.share_image_encoding,
-                            cache=self.feature_cache)
+                            cache=self.feature_cache, same_image_as=same)
         return bb.enhance(raw)
 
     def extract_text(self, texts: Sequence[str]) -> TextFeats:
