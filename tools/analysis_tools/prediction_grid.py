@@ -9,7 +9,8 @@ size), every group gets an equal share of the tiles, one row per group with
 the default ``--num`` (``--cols`` x groups). A group is the expression type
 of a single-target sentence; the multi-target and the no-target sentences of
 generalized RefShapes form one group each. Each tile shows the prediction
-tinted, the target outlined in green and the sentence on top.
+tinted, the target outlined in green and the sentence on top (marked
+"(no target)" where the target is empty).
 """
 import argparse
 from typing import Dict, List, Optional
@@ -107,7 +108,9 @@ def main() -> None:
                 img = cv2.imread(out.img_path, cv2.IMREAD_COLOR)
                 pred = out.pred_sem_seg.data[0].numpy().astype(np.uint8)
                 gt = out.gt_sem_seg.data[0].numpy() == 1
-                tiles.append(overlay(img, pred, out.text, gt=gt))
+                text = out.text + (' (no target)'
+                                    if out.metainfo.get('no_target') else '')
+                tiles.append(overlay(img, pred, text, gt=gt))
     write_image(args.out, grid(tiles, args.cols))
     print(f'{len(tiles)} predictions written to {args.out}')
 
