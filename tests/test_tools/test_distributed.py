@@ -1,4 +1,5 @@
-"""CPU multi-process training/testing with gloo, and resume after a crash.
+"""CPU multi-process training/testing with gloo (asked for with
+``--device cpu``), and resume after a crash.
 
 The equality checks are exact: per-sample intersections and unions are
 integers collected across ranks, and the tiny model is deterministic on CPU.
@@ -27,9 +28,12 @@ SHORT = ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
          'test_dataloader.batch_size=8']
 
 
-def _dist(script: str, *args, port: int):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(port),
-               OMP_NUM_THREADS='1')
+def _dist(script: str, *args, port: int = None):
+    """Run tools/<script>; without ``port`` the script picks a free one."""
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1')
+    env.pop('PORT', None)
+    if port is not None:
+        env['PORT'] = str(port)
     return subprocess.run(['bash', f'tools/{script}', *map(str, args)],
                           cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -39,8 +43,8 @@ def test_dist_train_then_dist_test_equals_single_process(
         refshapes_root, tmp_path):
     opts = ['--cfg-options', *data_options(refshapes_root), *SHORT]
     work = tmp_path / 'work'
-    run = _dist('dist_train.sh', DEMO_CONFIG, 2, '--work-dir', work, *opts,
-                port=29611)
+    run = _dist('dist_train.sh', DEMO_CONFIG, 2, '--device', 'cpu',
+                '--work-dir', work, *opts, port=29611)
     assert run.returncode == 0, run.stderr[-3000:]
     log = run.stdout + run.stderr
     # mmengine logs the world size as "GPU number", whatever the device
@@ -50,9 +54,10 @@ def test_dist_train_then_dist_test_equals_single_process(
     ckpt = work / 'iter_4.pth'
     assert ckpt.is_file()
 
-    run = _dist('dist_test.sh', DEMO_CONFIG, ckpt, 2, '--splits', 'val',
-                'testA', '--work-dir', tmp_path / 'dist_test', '--out',
-                tmp_path / 'two.json', *opts, port=29612)
+    # no PORT on one node: torchrun's standalone rendezvous picks one
+    run = _dist('dist_test.sh', DEMO_CONFIG, ckpt, 2, '--device', 'cpu',
+                '--splits', 'val', 'testA', '--work-dir',
+                tmp_path / 'dist_test', '--out', tmp_path / 'two.json', *opts)
     assert run.returncode == 0, run.stderr[-3000:]
     run_tool('test.py', DEMO_CONFIG, ckpt, '--splits', 'val', 'testA',
              '--work-dir', tmp_path / 'one_test', '--out',

@@ -1,7 +1,7 @@
 """Run a command-line tool: a user's mistake is one line, not a traceback.
 
 Errors that describe the user's input (a checkpoint that is refused or does
-not fit, a bad annotation or image, an output that would be overwritten or
+not fit, a launcher without the device it needs, a bad annotation or image, an output that would be overwritten or
 cannot be written, a missing file) end the tool with ``PROG: error: <one
 line>`` and exit status 1. ``--debug`` anywhere on the command line shows the
 full traceback instead. Exceptions raised in a data-loader worker arrive with
@@ -14,14 +14,16 @@ from typing import Callable, Tuple, Type
 from projects.risam.datasets.refer_io import ReferFormatError
 
 from .checkpoint import CheckpointError
+from .launch import LaunchError
 from .output import OutputError
 
 __all__ = ['USER_ERRORS', 'add_debug_argument', 'one_line', 'run_tool']
 
 #: Exceptions that explain what is wrong with the user's input or output.
 USER_ERRORS: Tuple[Type[BaseException], ...] = (
-    CheckpointError, ReferFormatError, OutputError, FileNotFoundError,
-    FileExistsError, IsADirectoryError, NotADirectoryError)
+    CheckpointError, ReferFormatError, OutputError, LaunchError,
+    FileNotFoundError, FileExistsError, IsADirectoryError,
+    NotADirectoryError)
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:

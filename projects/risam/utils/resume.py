@@ -7,15 +7,23 @@ although an older intact checkpoint usually sits beside it.
 the ``iter_<N>.pth`` / ``epoch_<N>.pth`` files of the work dir, newest first,
 and returns the first intact one with those it skipped, for a warning
 (:func:`resume_warning`).
+
+In a distributed run only rank 0 looks (:func:`choose_resume_checkpoint`)
+and broadcasts its choice, so that every rank resumes from the same file even
+when the ranks' views of the work dir differ (another node, a copy still
+being written).
 """
 import glob
 import os.path as osp
 import re
 from typing import List, Optional, Tuple
 
+import torch.distributed as torch_dist
+
 from .checkpoint import CheckpointError, is_intact_checkpoint
 
-__all__ = ['find_resume_checkpoint', 'resume_candidates', 'resume_warning']
+__all__ = ['choose_resume_checkpoint', 'find_resume_checkpoint',
+           'resume_candidates', 'resume_warning']
 
 _NUMBERED = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
@@ -71,3 +79,27 @@ def resume_warning(path: str, skipped: List[str]) -> str:
     """The one-line warning for checkpoints skipped on the way to ``path``."""
     return (f'resume: skipped {", ".join(skipped)} (missing, truncated or '
             f'damaged); resuming from {path}')
+
+
+def choose_resume_checkpoint(
+        work_dir: str) -> Tuple[Optional[str], List[str]]:
+    """:func:`find_resume_checkpoint` on rank 0, broadcast to every rank.
+
+    Outside a process group (or with one process) it is just
+    :func:`find_resume_checkpoint`. A :class:`CheckpointError` of rank 0
+    is raised on every rank, with rank 0's message.
+    """
+    if not torch_dist.is_initialized() or torch_dist.get_world_size() == 1:
+        return find_resume_checkpoint(work_dir)
+    choice: List[object] = [None]
+    if torch_dist.get_rank() == 0:
+        try:
+            choice[0] = ('ok', find_resume_checkpoint(work_dir))
+        except CheckpointError as e:
+            choice[0] = ('error', str(e))
+    torch_dist.broadcast_object_list(choice, src=0)
+    status, value = choice[0]
+    if status == 'error':
+        raise CheckpointError(value)
+    path, skipped = value
+    return path, list(skipped)
