@@ -47,6 +47,7 @@ from pycocotools import mask as mask_utils
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.apis import RISAMInferencer
 from projects.risam.apis.risam_inferencer import mask_score
+from projects.risam.utils.cli import one_line
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 FORMAT = 'risam-infer'
@@ -258,8 +259,9 @@ def main() -> None:
         run(args)
     except InputError as e:
         sys.exit(f'infer: {e}')
-    except RuntimeError as e:  # checkpoint does not match the config
-        sys.exit(f'infer: {e}')
+    except (RuntimeError, FileNotFoundError) as e:
+        # a checkpoint that does not match the config, a missing encoder file
+        sys.exit(f'infer: {one_line(e)}')
 
 
 if __name__ == '__main__':

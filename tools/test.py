@@ -2,11 +2,12 @@
 
     python tools/test.py CONFIG CHECKPOINT [--splits val testA testB | test]
         [--out metrics.json [--overwrite]] [--show-dir DIR]
-        [--override-text STR] [--work-dir DIR] [--cfg-options k=v ...]
-        [--debug]
+        [--override-text STR] [--work-dir DIR] [--device cpu]
+        [--cfg-options k=v ...] [--debug]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [same options]
 
-Every split is evaluated at the original image resolution; the table has one
+A distributed launcher needs a CUDA device per process, or ``--device cpu``
+for CPU processes over gloo (see tools/train.py). Every split is evaluated at the original image resolution; the table has one
 row per split (oIoU, mIoU, Pr@50..90, and any further keys the metric
 reports). ``--override-text ''`` replaces every sentence, the language-blind
 control. A split is chosen by the dataset's own rule: the refs' ``split``
@@ -17,7 +18,8 @@ field for RefCOCO/RefCOCO+/G-Ref/gRefCOCO/RefShapes, the file
 The checkpoint is read with ``weights_only=True`` and loaded strictly: a
 checkpoint of another config stops the run, naming the keys that differ
 (frozen encoder weights that the config loads from their own files may be
-absent). ``--out`` is checked before any work: an existing file is kept
+absent: a slim checkpoint; a missing encoder file is then one line naming
+its config key, and a full checkpoint needs no encoder files). ``--out`` is checked before any work: an existing file is kept
 unless ``--overwrite`` is given. Errors are one line; ``--debug`` shows the
 traceback.
 """
@@ -36,9 +38,12 @@ from mmengine.runner import Runner
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import BaseReferDataset
 from projects.risam.registry import DATASETS
-from projects.risam.utils import configure_launcher
+from projects.risam.utils.launch import (DEVICE_HELP, configure_launcher,
+                                         hide_gpus)
 from projects.risam.utils.checkpoint import load_strict
 from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.encoder_files import (check_checkpoint_covers,
+                                                use_checkpoint_for_missing)
 from projects.risam.utils.output import check_output_file, write_text
 from projects.risam.utils.report import format_metric_table
 
@@ -72,9 +77,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
+    parser.add_argument('--device', choices=['cpu'], default=None,
+                        help=DEVICE_HELP)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_debug_argument(parser)
     args = parser.parse_args()
+    if args.device == 'cpu':
+        hide_gpus()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -150,7 +159,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    configure_launcher(cfg, args.launcher)
+    configure_launcher(cfg, args.launcher, args.device)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -172,9 +181,13 @@ def main() -> None:
     test_evaluator = copy.deepcopy(cfg.test_evaluator)
     cfg.test_dataloader = split_dataloader(cfg, splits[0], args.override_text)
     cfg.test_evaluator = split_evaluator(cfg, names[0])
+    # a missing encoder file is one line naming its config key, unless the
+    # checkpoint is a full one that holds those weights
+    stand_ins = use_checkpoint_for_missing(cfg.model, args.checkpoint)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) \
         else runner.model
+    check_checkpoint_covers(model, args.checkpoint, stand_ins)
     load_strict(model, args.checkpoint, logger=runner.logger)
     test_loop_cfg = copy.deepcopy(cfg.test_cfg)
     cfg.test_evaluator = test_evaluator

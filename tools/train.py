@@ -1,9 +1,14 @@
 """Train a RISAM (or any mmseg) model with mmengine's runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...] [--debug]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+        [--device cpu] [--cfg-options k=v ...] [--debug]
     bash tools/dist_train.sh CONFIG NUM_PROCS [same options]
 
-Works on GPUs (nccl) and on CPU-only machines (gloo) alike. ``--resume``
+One process (``--launcher none``) runs on a GPU if there is one, else on the
+CPU. A distributed launcher (``--launcher pytorch|slurm|mpi``) needs a CUDA
+device per process and stops in one line without one; ``--device cpu`` asks
+for CPU processes over gloo instead (``bash tools/dist_train.sh CONFIG N
+--device cpu``). ``--amp`` needs CUDA too. ``--resume``
 continues from the newest intact checkpoint of the work dir: a truncated last
 checkpoint is skipped with a warning that names it. Checkpoints are read with
 ``weights_only=True``. Errors are one line; ``--debug`` shows the traceback.
@@ -19,9 +24,11 @@ from mmengine.runner import Runner
 
 import projects.risam  # noqa: F401  (registers RISAM, allow-lists resume)
 from mmseg.registry import RUNNERS
-from projects.risam.utils import configure_launcher
+from projects.risam.utils.launch import (DEVICE_HELP, check_amp,
+                                         configure_launcher, hide_gpus)
 from projects.risam.utils.cli import add_debug_argument, run_tool
-from projects.risam.utils.resume import (find_resume_checkpoint,
+from projects.risam.utils.encoder_files import check_encoder_files
+from projects.risam.utils.resume import (choose_resume_checkpoint,
                                          resume_warning)
 
 
@@ -50,9 +57,13 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument('--device', choices=['cpu'], default=None,
+                        help=DEVICE_HELP)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_debug_argument(parser)
     args = parser.parse_args()
+    if args.device == 'cpu':
+        hide_gpus()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -63,7 +74,6 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    configure_launcher(cfg, args.launcher)
 
     # work_dir priority: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:
@@ -83,12 +93,16 @@ def main() -> None:
                 f'`OptimWrapper` but got {optim_wrapper}.')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    check_amp(cfg, args.device)  # AmpOptimWrapper asserts a GPU
+    check_encoder_files(cfg.model)  # one line naming a missing file's key
+    configure_launcher(cfg, args.launcher, args.device)
 
     cfg.resume = args.resume
     skipped = []
     if args.resume and cfg.get('load_from', None) is None:
-        # mmengine would take WORK_DIR/last_checkpoint even if it is cut short
-        cfg.load_from, skipped = find_resume_checkpoint(cfg.work_dir)
+        # mmengine would take WORK_DIR/last_checkpoint even if it is cut
+        # short; rank 0 chooses, every rank resumes from its choice
+        cfg.load_from, skipped = choose_resume_checkpoint(cfg.work_dir)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if skipped:
         runner.logger.warning(resume_warning(cfg.load_from, skipped))

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import projects.risam  # noqa: E402,F401  (registers RISAM)
 from projects.risam.apis import RISAMInferencer  # noqa: E402
 from projects.risam.apis.risam_inferencer import mask_score  # noqa: E402
+from projects.risam.utils.cli import one_line  # noqa: E402
 from projects.risam.visualization import overlay  # noqa: E402
 
 NO_IMAGE = 'Upload an image first.'
@@ -151,8 +152,9 @@ def main() -> None:
     try:
         inferencer = RISAMInferencer(args.config, args.checkpoint,
                                      args.device, threshold=args.threshold)
-    except RuntimeError as e:
-        sys.exit(f'web_demo: {e}')
+    except (RuntimeError, FileNotFoundError) as e:
+        # a checkpoint that does not match the config, a missing encoder file
+        sys.exit(f'web_demo: {one_line(e)}')
     out_dir = tempfile.mkdtemp(prefix='risam-web-demo-')
     session = DemoSession(inferencer=inferencer, out_dir=out_dir)
     title = f'RISAM: {osp.basename(args.config)}'

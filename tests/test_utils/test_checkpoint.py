@@ -6,12 +6,8 @@ import pickle
 import re
 from pathlib import Path
 
-from functools import partial
-
 import pytest
 import torch
-from segment_anything.modeling import ImageEncoderViT
-from torch import nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
@@ -129,34 +125,11 @@ def _tiny_cfg():
     return Config.fromfile(str(DEMO_CONFIG)).model
 
 
-def _encoder_files(model, tmp_path):
-    """The tiny model's frozen encoders as their own official-format files:
-    SAM (``image_encoder.*``) and open_clip (text tower keys)."""
-    arch = model.backbone.arch_cfg
-    ref = ImageEncoderViT(
-        img_size=arch['img_size'], patch_size=arch['patch_size'],
-        embed_dim=arch['embed_dim'], depth=arch['depth'],
-        num_heads=arch['num_heads'], mlp_ratio=arch['mlp_ratio'],
-        out_chans=arch['out_chans'], qkv_bias=True,
-        norm_layer=partial(nn.LayerNorm, eps=1e-6), use_rel_pos=True,
-        window_size=arch['window_size'],
-        global_attn_indexes=tuple(arch['global_attn_indexes']))
-    # the official file has SAM's neck, which the backbone drops
-    missing = ref.load_state_dict(model.backbone.encoder.state_dict(),
-                                  strict=False).missing_keys
-    assert missing and all(k.startswith('neck.') for k in missing)
-    sam = tmp_path / 'sam.pth'
-    torch.save({f'image_encoder.{k}': v for k, v in
-                ref.state_dict().items()}, sam)
-    clip = tmp_path / 'clip.pth'
-    torch.save(model.text_encoder.text.state_dict(), clip)
-    return sam, clip
-
-
-def test_strict_load_exempts_frozen_encoders_with_own_files(tmp_path):
+def test_strict_load_exempts_frozen_encoders_with_own_files(tmp_path,
+                                                          encoder_files):
     torch.manual_seed(0)
     trained = MODELS.build(_tiny_cfg())
-    sam, clip = _encoder_files(trained, tmp_path)
+    sam, clip = encoder_files(trained, tmp_path)
     # a RISAM checkpoint without the frozen encoders' weights
     slim = {k: v for k, v in trained.state_dict().items()
             if not k.startswith(('backbone.encoder.', 'text_encoder.text.'))}

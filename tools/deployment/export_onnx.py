@@ -22,6 +22,7 @@ import numpy as np
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.apis import init_refer_model, prepare_image
 from projects.risam.apis.risam_inferencer import read_image
+from projects.risam.utils.cli import one_line
 from projects.risam.deployment import check_onnx, export_onnx, passes
 from projects.risam.deployment.onnx_export import (DECODER_FILE, ENCODER_FILE,
                                                    META_FILE)
@@ -56,8 +57,9 @@ def main() -> None:
                  'use --overwrite or another --out')
     try:
         model = init_refer_model(args.config, args.checkpoint)
-    except RuntimeError as e:
-        sys.exit(f'export_onnx: {e}')
+    except (RuntimeError, FileNotFoundError) as e:
+        # a checkpoint that does not match the config, a missing encoder file
+        sys.exit(f'export_onnx: {one_line(e)}')
     if args.image:
         try:
             img = read_image(args.image)

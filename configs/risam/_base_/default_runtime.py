@@ -22,3 +22,6 @@ default_hooks = dict(
     # draws nothing unless tools/test.py --show-dir turns it on
     visualization=dict(type='risam.ReferVisualizationHook', draw=False))
 randomness = dict(seed=0)
+# checkpoints hold what was trained: frozen encoder weights that the config
+# loads from their own files are left out at save and put back at load
+custom_hooks = [dict(type='risam.SlimCheckpointHook')]

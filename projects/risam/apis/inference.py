@@ -17,6 +17,8 @@ from ..registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..utils.checkpoint import load_strict
+from ..utils.encoder_files import (check_checkpoint_covers,
+                                   use_checkpoint_for_missing)
 
 # Steps of a test pipeline that need a dataset annotation, not just an image.
 _ANNOTATION_STEPS = {'risam.LoadReferAnnotations', 'LoadAnnotations'}
@@ -28,13 +30,21 @@ def init_refer_model(config: Union[str, Path, Config],
     """Build the config's model in eval mode, with the checkpoint loaded
     strictly (:func:`projects.risam.utils.checkpoint.load_strict`).
 
+    An encoder weight file the config names must exist
+    (:class:`~projects.risam.utils.encoder_files.EncoderFileError`, naming
+    the file and its config key), unless the checkpoint holds every weight
+    of that encoder (a full checkpoint).
+
     The config's test pipeline (without annotation loading) is kept as
     ``model.cfg`` for :func:`inference_refer`.
     """
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    cfg = copy.deepcopy(config) if isinstance(config, Config) else \
+        Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    stand_ins = use_checkpoint_for_missing(cfg.model, checkpoint)
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
+        check_checkpoint_covers(model, checkpoint, stand_ins)
         load_strict(model, checkpoint)
     model.cfg = cfg
     return model.to(device).eval()

@@ -40,8 +40,13 @@ __all__ = [
     'CheckpointError', 'RefusedCheckpointError', 'read_checkpoint',
     'register_weights_only_loader',
     'unwrap_state_dict', 'load_state_dict_file', 'frozen_pretrained_prefixes',
-    'check_state_dict', 'load_strict', 'is_intact_checkpoint'
+    'check_state_dict', 'load_strict', 'is_intact_checkpoint',
+    'leave_out_frozen_weights', 'fill_frozen_weights', 'FROZEN_META_KEY'
 ]
+
+#: ``checkpoint['meta']`` entry of a slim checkpoint: the key prefixes that
+#: were left out because the config loads them from their own files.
+FROZEN_META_KEY = 'frozen_weights_from_files'
 
 #: How many keys an error message names per kind of difference.
 NAMED_KEYS = 3
@@ -69,11 +74,13 @@ def _refused_global(error: Exception) -> str:
     return text.strip().splitlines()[-1] if text.strip() else repr(error)
 
 
-def read_checkpoint(filename: str, map_location: Any = 'cpu') -> Any:
+def read_checkpoint(filename: str, map_location: Any = 'cpu',
+                    mmap: bool = False) -> Any:
     """``torch.load(filename, weights_only=True)`` with one-line errors.
 
     ``.safetensors`` files are read with :mod:`safetensors` (tensors only by
-    construction).
+    construction). ``mmap=True`` maps a zip-format file's tensors instead of
+    reading them (for a look at its keys); other files are read.
 
     Raises:
         FileNotFoundError: no such file.
@@ -96,7 +103,8 @@ def read_checkpoint(filename: str, map_location: Any = 'cpu') -> Any:
                                   f'{_first_line(e)})') from e
     try:
         return torch.load(filename, map_location=map_location,
-                          weights_only=True)
+                          weights_only=True,
+                          mmap=mmap and zipfile.is_zipfile(filename))
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' in str(e) or 'refusing' in str(e):
             raise RefusedCheckpointError(
@@ -179,11 +187,11 @@ def load_state_dict_file(filename: str,
                          *,
                          prefix: Optional[str] = None,
                          revise_keys: Sequence[Tuple[str,
-                                                     str]] = _DDP_PREFIX
-                         ) -> Dict[str, Tensor]:
+                                                     str]] = _DDP_PREFIX,
+                         mmap: bool = False) -> Dict[str, Tensor]:
     """:func:`read_checkpoint` then :func:`unwrap_state_dict`, on the CPU."""
     return unwrap_state_dict(
-        read_checkpoint(filename, 'cpu'), prefix=prefix,
+        read_checkpoint(filename, 'cpu', mmap=mmap), prefix=prefix,
         revise_keys=revise_keys, source=str(filename))
 
 
@@ -268,6 +276,61 @@ def load_strict(model: nn.Module,
     full = OrderedDict((k, state.get(k, own[k])) for k in own)
     load_state_dict(model, full, strict=True, logger=logger)
     return ckpt if isinstance(ckpt, dict) else dict(state_dict=state)
+
+
+def leave_out_frozen_weights(checkpoint: dict, model: nn.Module) -> int:
+    """Drop the frozen weights that ``model`` loads from its own files from
+    an mmengine checkpoint dict (in place), and record their prefixes in
+    ``checkpoint['meta'][FROZEN_META_KEY]``.
+
+    Returns:
+        The number of entries left out.
+    """
+    prefixes = frozen_pretrained_prefixes(model)
+    state = checkpoint.get('state_dict')
+    if not prefixes or not isinstance(state, Mapping):
+        return 0
+    left_out = [k for k in state if k.startswith(prefixes)]
+    for key in left_out:
+        del state[key]
+    checkpoint.setdefault('meta', {})[FROZEN_META_KEY] = list(prefixes)
+    return len(left_out)
+
+
+def fill_frozen_weights(checkpoint: dict,
+                        model: nn.Module,
+                        *,
+                        strict: bool = False,
+                        source: str = 'checkpoint') -> int:
+    """Put the frozen weights a slim checkpoint left out back into it (in
+    place), from ``model`` as its config built it, i.e. from the encoders'
+    own files.
+
+    Args:
+        checkpoint: an mmengine checkpoint dict (``state_dict`` entry).
+        model: the unwrapped model the checkpoint is about to be loaded into.
+        strict: first check that the checkpoint fits the model
+            (:func:`check_state_dict`, the frozen-file exemption applied), as
+            resuming needs: mmengine itself loads with ``strict=False``.
+        source: name used in errors (the file).
+
+    Returns:
+        The number of entries filled in.
+    """
+    state = checkpoint.get('state_dict') if isinstance(checkpoint,
+                                                       dict) else None
+    if not isinstance(state, dict):
+        return 0
+    own = model.state_dict()
+    prefixes = frozen_pretrained_prefixes(model)
+    present = unwrap_state_dict(state, source=source)
+    if strict:
+        check_state_dict(own, present, exempt=prefixes, source=source)
+    missing = [k for k in own if k.startswith(prefixes) and k not in present
+               ] if prefixes else []
+    for key in missing:
+        state[key] = own[key]
+    return len(missing)
 
 
 def is_intact_checkpoint(filename: str) -> bool:
