@@ -1,15 +1,22 @@
-"""ReferMetric details that mutation testing found unguarded.
+"""Metric details that mutation testing found unguarded.
 
-The per-sample dump (its ``img_path`` field, a folder that already exists,
-the log line naming the file).
+ReferMetric's per-sample dump (its ``img_path`` field, a folder that
+already exists, the log line naming the file); GeneralizedReferMetric over
+several batches, gRefCOCO's ``ann_ids == [-1]`` for no-target sentences, a
+kind that is absent, a one-pixel union and N-acc per type over several
+samples, each by hand.
 """
 import json
 import logging
+import re
 
+import pytest
 import torch
 from mmengine.logging import MMLogger
 
 from projects.risam.evaluation import ReferMetric
+from projects.risam.evaluation.metrics.generalized_refer_metric import \
+    GeneralizedReferMetric
 
 
 def _sample(gt_pixels, pred_pixels, **meta):
@@ -67,3 +74,50 @@ def test_dump_path_is_logged_to_the_current_logger(tmp_path):
         logger.removeHandler(records)
     assert f'ReferMetric: per-sample IoU written to {dump}' in \
         records.messages
+
+
+def _g(gt_pixels, pred_pixels, ann_ids, no_target=False, **meta):
+    return _sample(gt_pixels, pred_pixels, ann_ids=ann_ids,
+                   no_target=no_target, **meta)
+
+
+def test_generalized_kinds_over_two_batches():
+    metric = GeneralizedReferMetric()
+    metric.process({}, [_g([0], [0], [1])])  # single, I = U = 1
+    metric.process({}, [_g([1, 2], [1], [2, 3]),  # multi, I = 1, U = 2
+                        _g([], [], [-1], no_target=True)])  # none
+    assert [r['kind'] for r in metric.results] == ['single', 'multi',
+                                                   'none']
+    m = metric.compute_metrics(metric.results)
+    # a one-pixel union divides by 1
+    assert m['oIoU/single'] == 100.0 and m['oIoU/multi'] == 50.0
+    assert m['N-acc'] == 100.0
+
+
+def test_generalized_absent_kind_has_no_key():
+    metric = GeneralizedReferMetric()
+    metric.process({}, [_g([0], [0, 1], [1]), _g([3], [3], [4])])
+    m = metric.compute_metrics(metric.results)
+    assert m['oIoU/single'] == round(100 * 2 / 3, 2)
+    assert 'oIoU/multi' not in m
+
+
+def test_generalized_n_acc_per_type_is_a_share():
+    metric = GeneralizedReferMetric()
+    metric.process({}, [
+        _g([], [], [-1], no_target=True, expr_type='colour'),
+        _g([], [2], [-1], no_target=True, expr_type='colour'),
+        _g([], [], [-1], no_target=True, expr_type='colour'),
+        _g([0], [0], [5], expr_type='colour'),
+    ])
+    m = metric.compute_metrics(metric.results)
+    assert m['N-acc/colour'] == round(100 * 2 / 3, 2)
+    assert m['oIoU/colour'] == 100.0  # the targeted sample only
+
+
+def test_generalized_missing_ann_ids_message():
+    bad = _sample([0], [0], no_target=False)
+    msg = ("GeneralizedReferMetric: sample metainfo has no 'ann_ids'; add "
+           "it to PackSegInputs' meta_keys in the test pipeline")
+    with pytest.raises(KeyError, match=re.escape(msg)):
+        GeneralizedReferMetric().process({}, [bad])
