@@ -121,3 +121,30 @@ def test_generalized_missing_ann_ids_message():
            "it to PackSegInputs' meta_keys in the test pipeline")
     with pytest.raises(KeyError, match=re.escape(msg)):
         GeneralizedReferMetric().process({}, [bad])
+
+
+def test_no_samples_message():
+    with pytest.raises(ValueError, match='^ReferMetric got no samples$'):
+        ReferMetric().compute_metrics([])
+
+
+def test_grefcoco_all_targeted():
+    # one-pixel union in all (cIoU divides by 1); no no-target sample:
+    # N-acc is 0.0, T-acc counts the one non-empty prediction
+    metric = ReferMetric(grefcoco=True)
+    metric.process({}, [_sample([0], [0]), _sample([1], [])])
+    m = metric.compute_metrics(metric.results)
+    assert m['cIoU'] == 50.0  # I = 1, U = 1 + 1
+    metric = ReferMetric(grefcoco=True)
+    metric.process({}, [_sample([0], [0])])
+    m = metric.compute_metrics(metric.results)
+    assert m['cIoU'] == 100.0 and m['N-acc'] == 0.0 and m['T-acc'] == 100.0
+
+
+def test_grefcoco_all_no_target():
+    metric = ReferMetric(grefcoco=True)
+    metric.process({}, [_sample([], [], no_target=True),
+                        _sample([], [2], no_target=True)])
+    m = metric.compute_metrics(metric.results)
+    assert m['N-acc'] == 50.0 and m['T-acc'] == 0.0
+    assert m['gIoU'] == 50.0
