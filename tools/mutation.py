@@ -117,6 +117,10 @@ def parse_args() -> argparse.Namespace:
                    help='mutants tested in parallel (default 2)')
     p.add_argument('--rerun-survivors', action='store_true',
                    help='reuse --work-dir and rerun only its survivors')
+    p.add_argument('--report', action='store_true',
+                   help='only summarise the runs already in --work-dir '
+                   '(an interrupted run: its unchecked mutants count as '
+                   'not killed)')
     p.add_argument('--json', help='write the per-module counts there')
     return p.parse_args()
 
@@ -207,17 +211,19 @@ def summarise(codes: Dict[str, int], seconds: float) -> dict:
 
 def print_table(rows: Dict[str, dict]) -> None:
     print(f'\n{"module":<16}{"mutants":>8}{"killed":>8}{"timeout":>8}'
-          f'{"survived":>9}{"no tests":>9}{"rate %":>8}{"min":>6}')
+          f'{"survived":>9}{"no tests":>9}{"unchecked":>10}{"rate %":>8}'
+          f'{"min":>6}')
     for m, r in rows.items():
         rate = '-' if r['rate'] is None else r['rate']
         print(f'{m:<16}{r["total"]:>8}{r.get("killed", 0):>8}'
               f'{r.get("timeout", 0):>8}{r.get("survived", 0):>9}'
-              f'{r.get("no tests", 0):>9}{rate:>8}{r["seconds"] / 60:>6.1f}')
+              f'{r.get("no tests", 0):>9}{r.get("not checked", 0):>10}'
+              f'{rate:>8}{r["seconds"] / 60:>6.1f}')
     total = sum(r['total'] for r in rows.values())
     killed = sum(r['killed_or_timeout'] for r in rows.values())
     rate = f'{100.0 * killed / total:.1f}' if total else '-'
     minutes = sum(r['seconds'] for r in rows.values()) / 60
-    print(f'{"all":<16}{total:>8}{"":>34}{rate:>8}{minutes:>6.1f}')
+    print(f'{"all":<16}{total:>8}{"":>44}{rate:>8}{minutes:>6.1f}')
 
 
 def write_survivors(work: Path, codes: Dict[str, int], env: dict) -> Path:
@@ -262,6 +268,10 @@ def main() -> None:
     rows, failed = {}, []
     for module in args.module or list(MODULES):
         work = root / module
+        if args.report:
+            if (work / MARKER).exists():
+                rows[module] = summarise(results(work, module), 0)
+            continue
         prepare(work, module, args.rev, args.rerun_survivors)
         print(f'mutation: {module} in {work}', flush=True)
         cmd = ['nice', '-n', '10', sys.executable, '-m', 'mutmut', 'run',
