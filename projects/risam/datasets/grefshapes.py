@@ -254,9 +254,10 @@ def generate_grefshapes(out_dir: str,
         counts[split] = {k: tally[k] for k in KINDS}
     if bar is not None:
         print()
+    with open(osp.join(out_dir, 'grefs(unc).json'), 'w') as f:
+        json.dump(refs, f, sort_keys=True, separators=(',', ':'))
+    # last: tools/run_demo.sh takes an existing instances.json as complete
     write_instances(out_dir,
                     f'Generalized RefShapes (seed={seed}, size={size})',
                     images, anns)
-    with open(osp.join(out_dir, 'grefs(unc).json'), 'w') as f:
-        json.dump(refs, f, sort_keys=True, separators=(',', ':'))
     return counts
