@@ -1,10 +1,12 @@
 """tools/test.py: one table row per split, --out JSON, --override-text,
---show-dir; and the same numbers from the metric run by hand."""
+--show-dir; and the same numbers scored independently of ReferMetric."""
 import json
 import runpy
 import sys
 
+import numpy as np
 import pytest
+from pycocotools.coco import COCO
 
 from .conftest import DEMO_CONFIG, REPO, data_options
 
@@ -73,3 +75,40 @@ def test_per_split_sample_dumps_and_override_text(test_outputs):
         assert metrics[split]['mIoU'] == pytest.approx(miou, abs=0.006)
         pr50 = 100 * sum(r['iou'] >= 0.5 for r in rows) / len(rows)
         assert metrics[split]['Pr@50'] == pytest.approx(pr50, abs=0.006)
+
+
+def test_table_scored_independently(test_outputs, refshapes_root,
+                                    tiny_checkpoint):
+    """Every split's row against a scoring that shares nothing with the
+    tool but the weights: masks from the inference API, one image at a
+    time; targets decoded by pycocotools from instances.json; oIoU, mIoU
+    and Pr@X added up here with numpy (DESIGN §4)."""
+    from projects.risam.apis import inference_refer, init_refer_model
+    from projects.risam.datasets import load_refs
+    model = init_refer_model(str(DEMO_CONFIG), str(tiny_checkpoint))
+    coco = COCO(str(refshapes_root / 'instances.json'))
+    refs = load_refs(str(refshapes_root / 'refs(unc).p'))
+    metrics = json.loads((test_outputs / 'metrics.json').read_text())
+    for split in ('val', 'testA', 'testB'):
+        inter, union = [], []
+        for ref in (r for r in refs if r['split'] == split):
+            img = coco.imgs[ref['image_id']]
+            gt = coco.annToMask(coco.anns[ref['ann_id']]).astype(bool)
+            texts = [s['sent'] for s in ref['sentences']]
+            for out in inference_refer(
+                    model, str(refshapes_root / 'images' / img['file_name']),
+                    texts):
+                pred = out.pred_sem_seg.data[0].numpy().astype(bool)
+                inter.append((pred & gt).sum())
+                union.append((pred | gt).sum())
+        inter, union = np.array(inter, float), np.array(union, float)
+        ious = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+        row = metrics[split]
+        assert row['oIoU'] == pytest.approx(
+            100 * inter.sum() / union.sum(), abs=0.05), split
+        assert row['mIoU'] == pytest.approx(100 * ious.mean(), abs=0.05)
+        for x in (50, 60, 70, 80, 90):
+            assert row[f'Pr@{x}'] == pytest.approx(
+                100 * (ious >= x / 100).mean(), abs=0.006), (split, x)
+    # the random weights give masks that are neither empty nor everything
+    assert 0 < row['oIoU'] < 100 and inter.sum() > 0
