@@ -139,6 +139,7 @@ def test_grefcoco_all_targeted():
     metric.process({}, [_sample([0], [0])])
     m = metric.compute_metrics(metric.results)
     assert m['cIoU'] == 100.0 and m['N-acc'] == 0.0 and m['T-acc'] == 100.0
+    assert m['oIoU'] == 100.0
 
 
 def test_grefcoco_all_no_target():
@@ -148,3 +149,16 @@ def test_grefcoco_all_no_target():
     m = metric.compute_metrics(metric.results)
     assert m['N-acc'] == 50.0 and m['T-acc'] == 0.0
     assert m['gIoU'] == 50.0
+
+
+def test_precision_threshold_is_exactly_x_percent():
+    # IoU = 100 / 201 = 0.4975: just under 0.5, so not in Pr@50
+    gt = torch.zeros(1, 15, 15, dtype=torch.int64)
+    pred = torch.zeros(1, 15, 15, dtype=torch.int64)
+    gt.view(-1)[:201] = 1
+    pred.view(-1)[:100] = 1
+    metric = ReferMetric()
+    metric.process({}, [dict(gt_sem_seg=dict(data=gt),
+                             pred_sem_seg=dict(data=pred))])
+    m = metric.compute_metrics(metric.results)
+    assert m['mIoU'] == 49.75 and m['Pr@50'] == 0.0
