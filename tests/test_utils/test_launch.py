@@ -226,7 +226,9 @@ def test_dist_scripts_put_the_repo_on_the_path_and_choose_the_port(
     assert argv[:2] == ['-m', 'torch.distributed.run']
     assert all(a in argv for a in expected), argv
     assert ('--standalone' in argv) == (expected == ['--standalone'])
-    assert argv[-4:] == ['--launcher', 'pytorch', '--device', 'cpu']
+    assert argv[-4:] == ['--device', 'cpu', '--launcher', 'pytorch']
+    tool = 'test.py' if script == 'dist_test.sh' else 'train.py'
+    assert argv[argv.index(f'{REPO}/tools/{tool}') + 1] == 'c.py'
 
 
 def test_slurm_script_puts_the_repo_on_the_path(tmp_path):

@@ -1,0 +1,29 @@
+# Sourced by tools/dist_train.sh and tools/dist_test.sh.
+#
+# dist_launch NPROC TOOL [TOOL ARGUMENTS]: run tools/TOOL as NPROC processes
+# on this node with torchrun (--launcher pytorch).
+# - The repository goes on PYTHONPATH, as mmseg's scripts do: a checkout that
+#   was not installed with `pip install -e` works too.
+# - One node (NNODES=1, the default) with PORT unset: torchrun's standalone
+#   rendezvous takes a free port, so two jobs on one machine do not collide.
+#   Several nodes: NNODES, NODE_RANK, MASTER_ADDR and the same PORT (default
+#   29500) on every node.
+# - Without a CUDA device per process and without --device cpu the run ends
+#   here, in one line (not one per process and torchrun's failure report).
+dist_launch() {
+    local nproc=$1 tool=$2
+    shift 2
+    local root python=${PYTHON:-python} nnodes=${NNODES:-1}
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
+    local rendezvous=(--standalone)
+    if [ "$nnodes" != 1 ] || [ -n "${PORT:-}" ]; then
+        rendezvous=(--nnodes="$nnodes" --node_rank="${NODE_RANK:-0}"
+                    --master_addr="${MASTER_ADDR:-127.0.0.1}"
+                    --master_port="${PORT:-29500}")
+    fi
+    "$python" "$root/projects/risam/utils/launch.py" \
+        --prog "$(basename "$0")" --nproc "$nproc" "$@" || return 1
+    "$python" -m torch.distributed.run "${rendezvous[@]}" \
+        --nproc_per_node="$nproc" "$root/tools/$tool" "$@" --launcher pytorch
+}
