@@ -1,5 +1,6 @@
 """benchmark.py --quick writes every JSON key with sane values (no timing
 assertions: the quick sizes are too small to be faster)."""
+import importlib.util
 import json
 import math
 import subprocess
@@ -9,8 +10,17 @@ import pytest
 
 from .conftest import REPO
 
+
+def _benchmark_module():
+    path = REPO / 'tools/analysis_tools/benchmark.py'
+    spec = importlib.util.spec_from_file_location('risam_benchmark', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 KEYS = ('shared_encoding_speedup', 'encoder_time_ratio',
-        'encoder_memory_ratio', 'encoder_max_abs_diff', 'cache_train_speedup')
+        'encoder_memory_ratio', 'encoder_max_abs_diff', 'cache_train_speedup',
+        'encoder_bf16_time_ratio', 'encoder_bf16_max_rel_err')
 INTERACTIVE_KEYS = ('second_sentence_time_ratio_tiny',
                     'second_sentence_time_ratio_vit_b',
                     'onnx_decoder_time_ratio')
@@ -29,9 +39,37 @@ def test_benchmark_quick_json(tmp_path):
         assert k in proc.stdout
     assert res['encoder_max_abs_diff'] <= 1e-4
     assert res['shared_identical_predictions'] is True
-    for k in KEYS[:3] + KEYS[4:]:
+    for k in KEYS[:3] + KEYS[4:6]:
         assert 0 < res[k] < 100, (k, res[k])
+    assert 'invalid' not in res
+    # bf16 features are not fp32 ones, and close to them
+    assert (1e-5 < res['encoder_bf16_max_rel_err'] < 5e-2
+            if res['encoder_bf16_native'] else
+            res['encoder_bf16_max_rel_err'] == 0)
     for k in INTERACTIVE_KEYS:
         assert isinstance(res[k], float) and 0 < res[k] < 100, (k, res[k])
         assert k in proc.stdout
     assert res['onnx_decoder_max_abs_diff'] <= 1e-3
+
+
+def test_peak_reset_failure_is_an_error(tmp_path, monkeypatch):
+    """Without a reset of the peak RSS, the peak would include building the
+    model: the step raises, it is never skipped."""
+    bench = _benchmark_module()
+    monkeypatch.setattr(bench, 'CLEAR_REFS', str(tmp_path / 'no' / 'file'))
+    with pytest.raises(bench.MeasurementError, match='peak RSS'):
+        bench.reset_peak_rss()
+
+
+def test_failed_memory_step_marks_the_ratio_invalid(monkeypatch):
+    bench = _benchmark_module()
+
+    def fail(impl, arch, size):
+        raise bench.MeasurementError(f'memory worker ({impl}) failed: x')
+
+    monkeypatch.setattr(bench, '_memory', fail)
+    res = bench.bench_encoder(bench.QUICK_ARCH, 64, 1)
+    assert res['encoder_memory_ratio'] is None
+    assert 'memory worker (sam) failed' in res['invalid'][
+        'encoder_memory_ratio']
+    assert res['encoder_max_abs_diff'] <= 1e-4

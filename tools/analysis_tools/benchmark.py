@@ -20,6 +20,15 @@ weights (random init; no files are read), so machine load affects both:
   (not ``ru_maxrss``: Linux carries the forking parent's high-water mark
   over ``exec``), so neither path's freed pages nor the parent can hide or
   inflate a peak.
+* ``encoder_bf16_time_ratio``, ``encoder_bf16_max_rel_err``:
+  ``SAMBackbone.encode`` (vit_b, ``--size``) with ``encoder_dtype='bf16'``
+  over the same with ``'fp32'`` (time), and the bf16 features' largest
+  error relative to the largest fp32 feature. ``encoder_bf16_native``
+  says whether bf16 ran (False: this CPU has no native bf16, the encoder
+  fell back to fp32).
+* A measurement step that fails (e.g. ``/proc/self/clear_refs`` cannot be
+  written, so the peak would include model building) leaves its ratio
+  None and says why under ``invalid``; nothing is silently skipped.
 * ``cache_train_speedup``: one RISAM training iteration (forward, backward,
   Adam step; batch of 2 images) with the live vit_b encoder / the same
   iteration reading the encoder outputs from a feature cache, at
@@ -45,7 +54,8 @@ with the tiny config's text encoder, fusion and decoder, so the non-encoder
 work is small; with the paper's CLIP/decoder sizes it is still < 1% of a
 ViT-H forward. ``--quick`` shrinks everything (for tests: checks keys and
 sanity, not speed). ``--only`` runs some groups (shared, encoder, cache,
-interactive).
+bf16, interactive). The SAM ViT-B model of the interactive and ONNX
+ratios is pinned to ``encoder_dtype='fp32'`` (a comparison of two paths).
 """
 import argparse
 import copy
@@ -72,7 +82,8 @@ from projects.risam.deployment.onnx_export import (PromptDecoderGraph,
                                                    _export_mode)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from projects.risam.models.backbones.sam_backbone import SAM_ARCHS
+from projects.risam.models.backbones.sam_backbone import (SAM_ARCHS,
+                                                          SAMBackbone)
 from projects.risam.image_encoding import FeatureCacheWriter
 from projects.risam.models.layers.sam_sdpa_attention import \
     swap_sam_attention
@@ -125,17 +136,32 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f'no {field} in /proc/self/status')
 
 
+class MeasurementError(RuntimeError):
+    """A measurement step failed: the figure it feeds would be wrong."""
+
+
+CLEAR_REFS = '/proc/self/clear_refs'
+
+
+def reset_peak_rss() -> None:
+    """Reset ``VmHWM`` to the current RSS. Without it the peak would
+    include everything before (model building), so a failure is an error,
+    never skipped."""
+    try:
+        with open(CLEAR_REFS, 'w') as f:
+            f.write('5')
+    except OSError as e:
+        raise MeasurementError(f'cannot reset the peak RSS ({CLEAR_REFS}: '
+                               f'{e.strerror or e})') from e
+
+
 def memory_worker(impl: str, arch: dict, size: int) -> None:
     """Subprocess body: print the forward's peak RSS growth in MB."""
     enc = sam_encoder(arch, size)
     if impl == 'sdpa':
         swap_sam_attention(enc)
     x = torch.randn(1, 3, size, size)
-    try:  # reset the high-water mark to the current RSS
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-    except OSError:
-        pass
+    reset_peak_rss()
     before = _status_mb('VmRSS')
     with torch.no_grad():
         enc(x)
@@ -143,14 +169,22 @@ def memory_worker(impl: str, arch: dict, size: int) -> None:
 
 
 def _memory(impl: str, arch: dict, size: int) -> float:
+    """Peak RSS growth of one forward, in a fresh process; raises
+    :class:`MeasurementError` with the worker's last line if it failed."""
     out = subprocess.run(
         [sys.executable, __file__, '--_memory-worker', impl, '--size',
          str(size)] + (['--quick'] if arch is QUICK_ARCH else []),
-        capture_output=True, text=True, check=True)
+        capture_output=True, text=True)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ['no output'])[-1]
+        raise MeasurementError(f'memory worker ({impl}) failed: {last}')
     return json.loads(out.stdout.strip().splitlines()[-1])['peak_mb']
 
 
 def bench_encoder(arch: dict, size: int, reps: int) -> Dict[str, float]:
+    """SDPA vs segment_anything's attention. A failed memory measurement
+    leaves ``encoder_memory_ratio`` None and names the reason under
+    ``invalid``, instead of a ratio of wrong peaks."""
     ref = sam_encoder(arch, size)
     ours = copy.deepcopy(ref)
     swap_sam_attention(ours)
@@ -158,12 +192,46 @@ def bench_encoder(arch: dict, size: int, reps: int) -> Dict[str, float]:
     with torch.no_grad():
         want, got = ref(x), ours(x)
         t_ref, t_ours = _interleaved(lambda: ref(x), lambda: ours(x), reps)
-    m_ref, m_ours = _memory('sam', arch, size), _memory('sdpa', arch, size)
-    return dict(encoder_time_ratio=t_ours / t_ref,
-                encoder_memory_ratio=m_ours / m_ref,
-                encoder_max_abs_diff=(want - got).abs().max().item(),
-                encoder_time_s=dict(segment_anything=t_ref, sdpa=t_ours),
-                encoder_peak_mb=dict(segment_anything=m_ref, sdpa=m_ours))
+    res = dict(encoder_time_ratio=t_ours / t_ref,
+               encoder_max_abs_diff=(want - got).abs().max().item(),
+               encoder_time_s=dict(segment_anything=t_ref, sdpa=t_ours))
+    try:
+        m_ref, m_ours = _memory('sam', arch, size), _memory('sdpa', arch,
+                                                            size)
+    except MeasurementError as e:
+        res.update(encoder_memory_ratio=None,
+                   invalid=dict(encoder_memory_ratio=str(e)))
+        return res
+    res.update(encoder_memory_ratio=m_ours / m_ref,
+               encoder_peak_mb=dict(segment_anything=m_ref, sdpa=m_ours))
+    return res
+
+
+def bench_encoder_bf16(arch: dict, size: int,
+                       reps: int) -> Dict[str, float]:
+    """``SAMBackbone.encode`` with ``encoder_dtype='bf16'`` / ``'fp32'``
+    (same random weights, all four global blocks tapped), and the largest
+    error of the bf16 features relative to the largest fp32 feature."""
+    kw = dict(arch=dict(arch, img_size=size, patch_size=16, window_size=14),
+              out_global_blocks=(0, 1, 2, 3), feature_enhancement=None)
+    fp32 = SAMBackbone(**kw, encoder_dtype='fp32')
+    with torch.no_grad():
+        for name, p in fp32.encoder.named_parameters():
+            if 'rel_pos' in name or 'pos_embed' in name:
+                p.normal_(0, 0.1)
+    bf16 = SAMBackbone(**kw, encoder_dtype='bf16')
+    bf16.encoder.load_state_dict(fp32.encoder.state_dict())
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        want, got = fp32.encode(x), bf16.encode(x)
+        t_32, t_16 = _interleaved(lambda: fp32.encode(x),
+                                  lambda: bf16.encode(x), reps)
+    rel = max(((g - w).abs().max() / w.abs().max()).item()
+              for w, g in zip(want, got))
+    return dict(encoder_bf16_time_ratio=t_16 / t_32,
+                encoder_bf16_max_rel_err=rel,
+                encoder_bf16_native=bf16.encoder_dtype == 'bf16',
+                encoder_bf16_time_s=dict(fp32=t_32, bf16=t_16))
 
 
 def risam_model(arch: dict, size: int, **kw) -> nn.Module:
@@ -266,6 +334,7 @@ def interactive_config(name: str, quick: bool) -> Config:
     cfg = Config.fromfile(VIT_B_LEAF)
     cfg.model = Config.fromfile(VIT_B_MODEL).model
     cfg.model.backbone.checkpoint = None
+    cfg.model.backbone.encoder_dtype = 'fp32'
     cfg.model.text_encoder.pretrained = None
     return cfg
 
@@ -351,7 +420,8 @@ def main() -> None:
     parser.add_argument('--onnx-size', type=int, default=512,
                         help='input size behind the ONNX decoder ratio')
     parser.add_argument('--only', nargs='+',
-                        choices=['shared', 'encoder', 'cache', 'interactive'],
+                        choices=['shared', 'encoder', 'bf16', 'cache',
+                                 'interactive'],
                         help='run only these groups (default: all)')
     parser.add_argument('--reps', type=int, default=2,
                         help='timed repetitions per path (best of)')
@@ -372,6 +442,7 @@ def main() -> None:
                            loadavg=os.getloadavg()[0]))
     groups = (('shared', partial(bench_shared, arch, model_size)),
               ('encoder', partial(bench_encoder, arch, size)),
+              ('bf16', partial(bench_encoder_bf16, arch, size)),
               ('cache', partial(bench_cache, arch, cache_size)),
               ('interactive', partial(bench_interactive, args.quick,
                                       args.onnx_size)))
@@ -384,13 +455,17 @@ def main() -> None:
               flush=True)
     keys = ('shared_encoding_speedup', 'encoder_time_ratio',
             'encoder_memory_ratio', 'encoder_max_abs_diff',
+            'encoder_bf16_time_ratio', 'encoder_bf16_max_rel_err',
             'cache_train_speedup', 'second_sentence_time_ratio_tiny',
             'second_sentence_time_ratio_vit_b', 'onnx_decoder_time_ratio',
             'onnx_decoder_max_abs_diff')
     print(f'{"metric":<34}{"value":>12}')
     for k in keys:
         if k in res:
-            print(f'{k:<34}{res[k]:>12.4g}')
+            value = ('invalid' if res[k] is None else f'{res[k]:.4g}')
+            print(f'{k:<34}{value:>12}')
+    for k, why in res.get('invalid', {}).items():
+        print(f'{k} is invalid: {why}')
     if 'shared_identical_predictions' in res:
         print('shared_identical_predictions: '
               f'{res["shared_identical_predictions"]}')
