@@ -162,3 +162,11 @@ def test_precision_threshold_is_exactly_x_percent():
                              pred_sem_seg=dict(data=pred))])
     m = metric.compute_metrics(metric.results)
     assert m['mIoU'] == 49.75 and m['Pr@50'] == 0.0
+
+
+def test_per_type_oiou_over_a_one_pixel_union():
+    metric = ReferMetric()
+    metric.process({}, [_sample([0], [0], expr_type='colour'),
+                        _sample([1], [1, 2], expr_type='shape')])
+    m = metric.compute_metrics(metric.results)
+    assert m['oIoU/colour'] == 100.0 and m['oIoU/shape'] == 50.0
