@@ -170,3 +170,22 @@ def test_per_type_oiou_over_a_one_pixel_union():
                         _sample([1], [1, 2], expr_type='shape')])
     m = metric.compute_metrics(metric.results)
     assert m['oIoU/colour'] == 100.0 and m['oIoU/shape'] == 50.0
+
+
+def test_results_keep_the_areas_and_fall_back_to_img_path(tmp_path):
+    # no sent_id: the dump names the sample by its image
+    dump = tmp_path / 'iou.json'
+    metric = ReferMetric(dump_file=str(dump))
+    metric.process({}, [_sample([0, 1, 2], [2, 3], img_path='c.jpg')])
+    (result, ) = metric.results
+    assert (result['inter'], result['union'], result['pred_area'],
+            result['gt_area']) == (1, 4, 2, 3)
+    metric.compute_metrics(metric.results)
+    assert json.loads(dump.read_text())[0]['sample_id'] == 'c.jpg'
+
+
+def test_prefix_and_collect_device_reach_mmengine():
+    metric = ReferMetric(prefix='val', collect_device='gpu')
+    assert metric.collect_device == 'gpu'
+    metric.process({}, [_sample([0], [0])])
+    assert metric.evaluate(1)['val/oIoU'] == 100.0
