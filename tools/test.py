@@ -7,9 +7,9 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [same options]
 
 A distributed launcher needs a CUDA device per process, or ``--device cpu``
-for CPU processes over gloo (see tools/train.py). Every split is evaluated at the original image resolution; the table has one
-row per split (oIoU, mIoU, Pr@50..90, and any further keys the metric
-reports). ``--override-text ''`` replaces every sentence, the language-blind
+for CPU processes over gloo (see tools/train.py). Every split is evaluated
+at the original image resolution; the table has one row per split (oIoU,
+mIoU, Pr@50..90, and any further keys the metric reports). ``--override-text ''`` replaces every sentence, the language-blind
 control. A split is chosen by the dataset's own rule: the refs' ``split``
 field for RefCOCO/RefCOCO+/G-Ref/gRefCOCO/RefShapes, the file
 ``refer_<split>.json`` for PhraseCut. Without ``--splits`` the config's
@@ -19,8 +19,9 @@ The checkpoint is read with ``weights_only=True`` and loaded strictly: a
 checkpoint of another config stops the run, naming the keys that differ
 (frozen encoder weights that the config loads from their own files may be
 absent: a slim checkpoint; a missing encoder file is then one line naming
-its config key, and a full checkpoint needs no encoder files). ``--out`` is checked before any work: an existing file is kept
-unless ``--overwrite`` is given. Errors are one line; ``--debug`` shows the
+its config key, and a full checkpoint needs no encoder files). ``--out`` is
+checked before any work: an existing file is kept unless ``--overwrite`` is
+given. Errors are one line; ``--debug`` shows the
 traceback.
 """
 import argparse

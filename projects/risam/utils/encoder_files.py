@@ -58,7 +58,8 @@ class EncoderFile:
             f'{self.key}=PATH')
 
 
-def encoder_files(model_cfg: Mapping, root: str = 'model') -> List[EncoderFile]:
+def encoder_files(model_cfg: Mapping,
+                  root: str = 'model') -> List[EncoderFile]:
     """Every ``checkpoint=``/``pretrained=`` file below ``model_cfg``."""
     out: List[EncoderFile] = []
 

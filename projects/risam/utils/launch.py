@@ -10,10 +10,11 @@ Rules (``tools/train.py`` and ``tools/test.py``, ``--launcher`` and
   naming the torch build (``torch.__version__``, ``torch.version.cuda``) and
   ``torch.cuda.is_available()``: a CUDA build of torch on a machine with too
   old a driver must not train ViT-H on CPU processes without saying so.
-- ``--launcher pytorch --device cpu``: CPU processes talking over gloo. mmengine
-  0.10.7 assumes CUDA there (``init_dist`` calls ``torch.cuda.set_device``,
-  ``wrap_model`` passes ``device_ids=[LOCAL_RANK]``), so the gloo group is
-  created here and DDP gets ``device_ids=None``.
+- ``--launcher pytorch --device cpu``: CPU processes talking over gloo.
+  mmengine 0.10.7 assumes CUDA there (``init_dist`` calls
+  ``torch.cuda.set_device``, ``wrap_model`` passes
+  ``device_ids=[LOCAL_RANK]``), so the gloo group is created here and DDP
+  gets ``device_ids=None``.
 
 For every launcher the process group is created here, before the runner:
 rank 0 can then choose the checkpoint to resume and broadcast it
