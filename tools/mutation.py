@@ -2,7 +2,7 @@
 
     python tools/mutation.py [--module NAME ...] [--rev REV]
         [--work-dir work_dirs/mutation] [--max-children 2]
-        [--rerun-survivors] [--json OUT]
+        [--rerun-survivors] [--report] [--json OUT]
 
 mutmut's settings live in ``pyproject.toml`` (``[tool.mutmut]``: the fast
 tests, ``-m "not slow"``, process isolation, time limits). This script runs
@@ -14,11 +14,12 @@ tests call each function; every mutant then runs only those, under
 ``nice -n 10`` with one torch thread per worker. It prints the kill rate per
 module:
 
-* killed = a test failed (or the mutant ran past mutmut's CPU-time limit:
+* killed = a test failed (or the mutant ran past mutmut's time limit:
   "timeout", an endless loop the tests caught);
 * survived = every test passed; no tests = no selected test calls the
   function (counted as not killed);
-* rate = killed / all mutants of the module.
+* rate = killed / all mutants of the module (unchecked ones, of an
+  interrupted run, count as not killed).
 
 The survivors' diffs go to ``<work-dir>/<module>/survivors.md``.
 ``--rerun-survivors`` reuses the scratch copies (their sources as they were):
@@ -26,7 +27,7 @@ it refreshes their tests and runs again only the mutants that were not
 killed; mutmut clears its verdicts when the test list changes, so the earlier
 kills are put back. A test file outside a module's list can only kill more
 mutants, so the rates are lower bounds for the whole fast suite. Not in CI:
-a full run takes long (see docs/testing.md).
+a full run takes hours on 2 cores (docs/mutation.md).
 """
 import argparse
 import json
@@ -39,7 +40,7 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = '.risam-mutation'
@@ -125,7 +126,7 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def source_files(rev: str = None) -> List[str]:
+def source_files(rev: Optional[str] = None) -> List[str]:
     """Paths to copy: the revision's tree, or the working tree's files that
     git tracks or would track (untracked, not ignored)."""
     cmd = (['git', 'ls-tree', '-r', '--name-only', rev] if rev else
@@ -135,7 +136,8 @@ def source_files(rev: str = None) -> List[str]:
     return [f for f in out.splitlines() if f]
 
 
-def copy_tree(dest: Path, rev: str = None, only: str = None) -> None:
+def copy_tree(dest: Path, rev: Optional[str] = None,
+              only: Optional[str] = None) -> None:
     """Copy the repository (or the files under ``only``) into ``dest``."""
     for name in source_files(rev):
         if only and not name.startswith(only):
@@ -197,7 +199,7 @@ def keep_kills(work: Path, old: Dict[str, int]) -> None:
             meta.write_text(json.dumps(data, indent=4))
 
 
-def status(code) -> str:
+def status(code: Optional[int]) -> str:
     return KILLED.get(code) or NOT_KILLED.get(code, 'suspicious')
 
 
@@ -240,7 +242,8 @@ def write_survivors(work: Path, codes: Dict[str, int], env: dict) -> Path:
     return path
 
 
-def prepare(work: Path, module: str, rev: str, rerun: bool) -> None:
+def prepare(work: Path, module: str, rev: Optional[str],
+            rerun: bool) -> None:
     """A scratch copy for ``module``, or refreshed tests in the old one."""
     if rerun:
         if not (work / MARKER).exists():
