@@ -28,12 +28,6 @@
 # samples, N-acc/<type> over no-target ones); it reads the number of targets
 # from the samples' ann_ids, hence the extra meta key.
 _base_ = ['./risam_tiny-vit_1xb16-3kit_refshapes-128x128.py']
-custom_imports = dict(
-    imports=[
-        'projects.risam',
-        'projects.risam.evaluation.metrics.generalized_refer_metric'
-    ],
-    allow_failed_imports=False)
 
 data_root = 'data/grefshapes/'
 max_words = 8

@@ -1,4 +1,4 @@
 """Evaluation of referring segmentation; importing registers the metrics."""
-from .metrics import ReferMetric
+from .metrics import GeneralizedReferMetric, ReferMetric
 
-__all__ = ['ReferMetric']
+__all__ = ['GeneralizedReferMetric', 'ReferMetric']
