@@ -82,11 +82,26 @@ def test_cache_features_cli(small_refshapes, tmp_path):
 
 
 def _train(cfg, feature_cache=None):
+    """Train, then validate; returns (val oIoU, model, images the frozen
+    encoder saw in training steps)."""
     cfg = copy.deepcopy(cfg)
     cfg.model.feature_cache = feature_cache
     runner = Runner.from_cfg(cfg)
+    seen = []
+
+    def count(mod, args):
+        # training steps only: the train loop also validates at its end,
+        # on val images that the train-split cache does not hold
+        if runner.model.training:
+            seen.append(args[0].shape[0])
+
+    # SAMBackbone.encode runs the ViT's parts itself (to tap blocks), so
+    # count its first step: every encoder pass starts with patch_embed
+    hook = runner.model.backbone.encoder.patch_embed.register_forward_pre_hook(
+        count)
     runner.train()
-    return runner.val_loop.run()['oIoU'], runner.model
+    hook.remove()
+    return runner.val_loop.run()['oIoU'], runner.model, sum(seen)
 
 
 @pytest.mark.slow
@@ -100,9 +115,13 @@ def test_training_from_cache_matches_live(train_cache, tmp_path):
     cfg.optim_wrapper.optimizer.lr = 5e-4
     cfg.log_processor = dict(by_epoch=False)
     cfg.work_dir = str(tmp_path / 'live')
-    live, _ = _train(cfg)
+    live, _, live_encoded = _train(cfg)
     cfg.work_dir = str(tmp_path / 'cached')
-    cached, model = _train(cfg, str(out))
+    cached, model, cached_encoded = _train(cfg, str(out))
     assert model.feature_cache._verified
+    # every training image is in the cache: the encoder never runs; the
+    # live run encodes each distinct image of each of its 40 batches
+    assert cached_encoded == 0
+    assert live_encoded >= 40
     assert abs(live - cached) <= 0.5, (live, cached)
     assert cached > 0
