@@ -97,11 +97,10 @@ def test_report_schema(tool, tiny):
 
 
 @pytest.mark.slow
-def test_two_processes_on_gloo_equal_one(tool, tiny):
+def test_two_processes_on_gloo_equal_one(tool):
     """The 2-process step (gloo here, NCCL on GPUs): the same losses and
     updated weights as the 1-process step."""
-    cfg, _ = tiny
-    result = tool.compare_ddp(cfg, backend='gloo', batch=2, size=128)
+    result = tool.compare_ddp(str(TINY), backend='gloo', batch=2, size=128)
     assert result['equal'], result
     one, two = result['one_process'], result['two_process']
     assert one['loss_step2'] != pytest.approx(one['loss_step1'], abs=1e-7)

@@ -301,26 +301,27 @@ def measure_training(model, device: torch.device, *, batch=4, iters=3,
 
 
 # -- two processes -----------------------------------------------------------
-def _ddp_worker(rank: int, world: int, port: int, backend: str,
-                model_cfg, batch: int, size: int, queue) -> None:
-    """One rank: the 1-process batch on every rank, one DDP step, then the
-    loss again; rank 0 reports both losses and a weight checksum."""
+def ddp_worker(spec: dict) -> None:
+    """One rank of :func:`compare_ddp` (run as ``gpu_check.py --ddp-worker
+    SPEC.json``): the 1-process batch on every rank, one DDP step, then the
+    loss again; rank 0 writes the result to ``spec['out']``."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    rank, world, backend = spec['rank'], spec['world'], spec['backend']
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(spec['port']))
     dist.init_process_group(backend, rank=rank, world_size=world)
     try:
         device = (torch.device('cuda', rank) if backend == 'nccl' else
                   torch.device('cpu'))
         if device.type == 'cuda':
             torch.cuda.set_device(device)
-        model = build_model(model_cfg, device)
-        ddp = DDP(model, device_ids=[rank] if device.type == 'cuda' else None,
-                  find_unused_parameters=False)
-        result = _two_steps(ddp.module, adam(model), device, batch, size,
-                            forward=ddp)
+        model = build_model(paper_model_cfg(spec['config']).model, device)
+        ddp = DDP(model, device_ids=[rank] if device.type == 'cuda' else None)
+        result = _two_steps(model, adam(model), device, spec['batch'],
+                            spec['size'], forward=ddp)
         if rank == 0:
-            queue.put(result)
+            with open(spec['out'], 'w') as f:
+                json.dump(result, f)
     finally:
         dist.destroy_process_group()
 
@@ -348,23 +349,37 @@ def _two_steps(model, opt, device, batch, size, forward=None) -> dict:
                 weight_sum=checksum)
 
 
-def compare_ddp(model_cfg, *, backend: str, batch: int, size: int,
-                world: int = 2, port: int = 29533) -> dict:
+def compare_ddp(config: str, *, backend: str, batch: int, size: int,
+                world: int = 2, port: int = 29533,
+                timeout: float = 1200) -> dict:
     """A ``world``-process step (every rank gets the 1-process batch, so
     the all-reduced gradient equals the 1-process one) against the 1-process
-    step: ``{one_process, two_process, equal}`` with losses and weights."""
-    import torch.multiprocessing as mp
+    step, on ``config``'s model: ``{one_process, two_process, equal}`` with
+    the losses and the weight sum. The ranks are fresh processes of this
+    script (``--ddp-worker``)."""
+    import subprocess
     device = torch.device('cuda', 0) if backend == 'nccl' else torch.device(
         'cpu')
-    model = build_model(model_cfg, device)
+    model = build_model(paper_model_cfg(config).model, device)
     single = _two_steps(model, adam(model), device, batch, size)
     del model
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    mp.start_processes(_ddp_worker, args=(world, port, backend, model_cfg,
-                                          batch, size, queue),
-                       nprocs=world, join=True, start_method='spawn')
-    multi = queue.get(timeout=60)
+    with tempfile.TemporaryDirectory(prefix='risam_gpu_check_') as tmp:
+        out = os.path.join(tmp, 'rank0.json')
+        procs = []
+        for rank in range(world):
+            spec = os.path.join(tmp, f'spec{rank}.json')
+            with open(spec, 'w') as f:
+                json.dump(dict(rank=rank, world=world, port=port,
+                               backend=backend, config=config, batch=batch,
+                               size=size, out=out), f)
+            procs.append(subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), '--ddp-worker',
+                 spec]))
+        codes = [p.wait(timeout=timeout) for p in procs]
+        if any(codes) or not os.path.exists(out):
+            raise GpuCheckError(f'{backend} ranks exited with {codes}')
+        with open(out) as f:
+            multi = json.load(f)
     equal = all(abs(single[k] - multi[k]) <= 1e-5 * max(1., abs(single[k]))
                 for k in single)
     return dict(backend=backend, world=world, one_process=single,
@@ -382,6 +397,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--encoder-batch', type=int, default=4)
     parser.add_argument('--debug', action='store_true',
                         help='show the full traceback of an error')
+    parser.add_argument('--ddp-worker', metavar='SPEC.json',
+                        help=argparse.SUPPRESS)  # one rank of compare_ddp
     return parser.parse_args(argv)
 
 
@@ -399,8 +416,8 @@ def run_check(args: argparse.Namespace) -> dict:
     torch.cuda.empty_cache()
     report['ddp'] = None
     if torch.cuda.device_count() >= 2:
-        report['ddp'] = compare_ddp(paper_model_cfg().model, backend='nccl',
-                                    batch=4, size=1024)
+        report['ddp'] = compare_ddp(PAPER_CONFIG, backend='nccl', batch=4,
+                                    size=1024)
         if not report['ddp']['equal']:
             raise GpuCheckError(f'2-process NCCL step differs from the '
                                 f'1-process step: {report["ddp"]}')
@@ -413,6 +430,10 @@ def run_check(args: argparse.Namespace) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     prog = 'gpu_check.py'
+    if args.ddp_worker:
+        with open(args.ddp_worker) as f:
+            ddp_worker(json.load(f))
+        return 0
     try:
         check_stack()
         from projects.risam.utils.output import (check_output_file,
