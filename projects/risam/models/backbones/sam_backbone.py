@@ -33,9 +33,11 @@ _DEFAULTS = dict(img_size=1024, patch_size=16, window_size=14, mlp_ratio=4.0,
 def load_sam_image_encoder_state(path: str) -> Dict[str, Tensor]:
     """Read the ``image_encoder.*`` entries of an official SAM checkpoint.
 
-    A file that already holds bare encoder keys is accepted as well.
+    A file that already holds bare encoder keys is accepted as well. A
+    zip-format file (``torch.save``'s default) is memory-mapped: its tensors
+    are read from the page cache on first use, not copied.
     """
-    return load_state_dict_file(path, prefix='image_encoder.')
+    return load_state_dict_file(path, prefix='image_encoder.', mmap=True)
 
 
 @MODELS.register_module()
@@ -132,20 +134,28 @@ class SAMBackbone(BaseVisualBackbone):
         self.encoder_dtype = resolve_encoder_dtype(encoder_dtype,
                                                    'SAMBackbone')
         self.embed_dim = cfg['embed_dim']
-        self.encoder = ImageEncoderViT(
-            img_size=cfg['img_size'], patch_size=cfg['patch_size'],
-            embed_dim=cfg['embed_dim'], depth=cfg['depth'],
-            num_heads=cfg['num_heads'], mlp_ratio=cfg['mlp_ratio'],
-            out_chans=cfg['out_chans'], qkv_bias=True,
-            norm_layer=partial(nn.LayerNorm, eps=1e-6),
-            use_rel_pos=cfg['use_rel_pos'], window_size=cfg['window_size'],
-            global_attn_indexes=tuple(cfg['global_attn_indexes']))
+        # From a checkpoint: built on the meta device and given the file's
+        # (memory-mapped) tensors themselves, so start-up holds one copy of
+        # the weights, in the page cache that the ranks of a node share,
+        # instead of a random init plus a full host copy of the file.
+        with torch.device('meta' if checkpoint is not None else 'cpu'):
+            self.encoder = ImageEncoderViT(
+                img_size=cfg['img_size'], patch_size=cfg['patch_size'],
+                embed_dim=cfg['embed_dim'], depth=cfg['depth'],
+                num_heads=cfg['num_heads'], mlp_ratio=cfg['mlp_ratio'],
+                out_chans=cfg['out_chans'], qkv_bias=True,
+                norm_layer=partial(nn.LayerNorm, eps=1e-6),
+                use_rel_pos=cfg['use_rel_pos'],
+                window_size=cfg['window_size'],
+                global_attn_indexes=tuple(cfg['global_attn_indexes']))
         global_idx = tuple(cfg['global_attn_indexes'])
         self.out_indices: Tuple[int, ...] = tuple(
             global_idx[i] for i in out_global_blocks)
         if checkpoint is not None:
             self.encoder.load_state_dict(
-                load_sam_image_encoder_state(checkpoint), strict=True)
+                load_sam_image_encoder_state(checkpoint), strict=True,
+                assign=True)
+            self.encoder.float()  # as a built encoder is (official: fp32)
         elif init_pos_embed == 'sincos':
             pe = self.encoder.pos_embed
             pe.data.copy_(sincos_pos_embed_2d(pe.shape[1], pe.shape[2],
@@ -170,6 +180,10 @@ class SAMBackbone(BaseVisualBackbone):
             self.encoder.eval()
             if self.encoder_dtype == 'bf16':
                 cast_matmul_weights(self.encoder, torch.bfloat16)
+                if checkpoint is not None:  # let go of the file's mapping
+                    for param in self.encoder.parameters():
+                        if param.dtype != torch.bfloat16:
+                            param.data = param.data.clone()
         # frozen weights read from ``checkpoint`` here: a RISAM checkpoint
         # may leave them out (see projects.risam.utils.checkpoint)
         self.frozen_pretrained_prefixes: Tuple[str, ...] = (
