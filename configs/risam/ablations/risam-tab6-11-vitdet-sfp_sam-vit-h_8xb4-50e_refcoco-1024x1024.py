@@ -12,7 +12,8 @@ model = dict(
             checkpoint='checkpoints/sam_vit_h_4b8939.pth',
             out_global_blocks=(3, ),
             feature_enhancement=None,
-            frozen=True),
+            frozen=True,
+            encoder_dtype='bf16'),  # as the paper configs' encoder
         necks=[
             dict(
                 type='risam.SimpleFeaturePyramidNeck',
