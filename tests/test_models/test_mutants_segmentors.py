@@ -1,9 +1,10 @@
-"""RISAM's mmseg API that no fast test called (mutation testing: every
-mutant of ``encode_decode`` and ``extract_feat`` had no test).
+"""RISAM details that mutation testing found unguarded.
 
-``encode_decode(inputs, metas)`` must be the tensor-mode logits of the same
-sentences, bilinearly resized to the padded input size; ``extract_feat`` the
-visual features F_v.
+``encode_decode`` and ``extract_feat`` (mmseg's API) had no fast test at
+all: ``encode_decode(inputs, metas)`` must be the tensor-mode logits of the
+metas' sentences, bilinearly resized to the padded input size;
+``extract_feat`` the visual features. ``postprocess_result`` had no test of
+its ``pad_shape`` / ``img_shape`` fallbacks nor of 3-value shapes.
 """
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ from mmengine.registry import init_default_scope
 
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from projects.risam.models import RISAM
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
 TEXTS = ['the small red square at the top left', 'circle']
@@ -52,3 +54,25 @@ def test_extract_feat_is_the_visual_features():
         want = model.extract_visual(inputs)
     assert len(got) == len(want) > 0
     assert all(torch.equal(a, b) for a, b in zip(got, want))
+
+
+def _post(logits, meta):
+    model = RISAM.__new__(RISAM)  # postprocess needs only the threshold
+    model.threshold = 0.35
+    ds = SegDataSample(metainfo=meta)
+    return RISAM.postprocess_result(model, logits, [ds])[0]
+
+
+def test_postprocess_reads_pad_shape_and_img_shape_fallbacks():
+    """Logits already at the padded size, so every resize is the identity
+    and the result is the crop: by hand, ``logits[:img_h, :img_w]``."""
+    logits = (torch.arange(16.0) - 7.5).view(1, 1, 4, 4)
+    # mmcv's Pad writes a 3-value pad_shape (H, W, C); some pipelines a
+    # 3-value img_shape; no batch_input_shape, no ori_shape
+    out = _post(logits, dict(pad_shape=(4, 4, 3), img_shape=(3, 2, 3)))
+    assert torch.equal(out.seg_logits.data, logits[0, :, :3, :2])
+    assert out.pred_sem_seg.data.tolist() == [[[0, 0], [0, 0], [1, 1]]]
+    # img_shape only: it is also the padded size
+    narrow = logits[..., :3]
+    out = _post(narrow, dict(img_shape=(4, 3)))
+    assert torch.equal(out.seg_logits.data, narrow[0])
