@@ -236,6 +236,10 @@ class SAMBackbone(BaseVisualBackbone):
         """Raw block outputs, ``B x 3 x S x S`` -> tuple of
         ``B x C_e x S/p x S/p`` (one per selected global block), fp32; with
         ``sam_neck`` SAM's image embedding ``(B x out_chans x S/p x S/p,)``."""
+        if self.encoder_dtype == 'bf16' and torch.onnx.is_in_onnx_export():
+            raise RuntimeError(
+                'ONNX export needs an fp32 SAM encoder: build the model with '
+                '--cfg-options model.backbone.encoder_dtype=fp32')
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen), encoder_autocast(
                                         x.device.type, self.encoder_dtype):
