@@ -12,12 +12,17 @@ PyTorch on the same inputs (``--image``, or a seeded random image of 3/4 of
 the input size) and prints the figures. It exits non-zero unless the
 logits differ by at most 1e-3 and the masks agree on at least 99.9 % of
 the pixels. Existing files are never replaced without ``--overwrite``.
+
+A config whose frozen encoder runs in bf16 (the paper configs) is exported
+with the encoder in fp32: ONNX graphs and the check are fp32, and the same
+weights give the same model up to bf16 rounding.
 """
 import argparse
 import os.path as osp
 import sys
 
 import numpy as np
+from mmengine.config import Config
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.apis import init_refer_model, prepare_image
@@ -55,8 +60,14 @@ def main() -> None:
     if existing and not args.overwrite:
         sys.exit(f'export_onnx: {osp.join(args.out, existing[0])} exists; '
                  'use --overwrite or another --out')
+    cfg = Config.fromfile(args.config)
+    backbone = cfg.model.get('backbone', {})
+    if backbone.get('encoder_dtype', 'fp32') != 'fp32':
+        print(f'export_onnx: the config runs its frozen encoder in '
+              f'{backbone["encoder_dtype"]}; exporting it in fp32')
+        backbone['encoder_dtype'] = 'fp32'
     try:
-        model = init_refer_model(args.config, args.checkpoint)
+        model = init_refer_model(cfg, args.checkpoint)
     except (RuntimeError, FileNotFoundError) as e:
         # a checkpoint that does not match the config, a missing encoder file
         sys.exit(f'export_onnx: {one_line(e)}')
