@@ -17,13 +17,15 @@ INPUT is either
     {"format": "risam-infer", "threshold": 0.35, "score": "...",
      "results": [{"image": "a.jpg", "sentence_id": 0, "sentence": "...",
                   "height": H, "width": W, "area": pixels,
-                  "score": 0.87,
+                  "score": 0.87, "nothing_matches": false,
                   "segmentation": {"size": [H, W], "counts": "..."}}, ...]}
 
 ``segmentation`` is the binary mask at the image's size as COCO RLE
 (``pycocotools.mask.decode`` reads it). ``score`` is the mean probability
 ``sigmoid(logit)`` over the pixels of the predicted mask, in [0, 1], and
-0.0 for an empty mask.
+0.0 for an empty mask. ``nothing_matches`` is true when the mask is empty
+(no pixel above the threshold; ``area`` 0): the model says nothing in the
+image matches the sentence.
 
 Each image is encoded once for all its sentences. The file is rewritten
 atomically (a temporary file moved over it) after every image, so an
@@ -62,7 +64,9 @@ class InputError(Exception):
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Segment images for their sentences into COCO RLE')
+        description='Segment images for their sentences into COCO RLE. '
+        'Each result has "nothing_matches": true when its mask is empty at '
+        'the threshold (nothing in the image matches the sentence).')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('input', help='JSONL file, or a folder of images '
@@ -183,6 +187,7 @@ def rle_entry(name: str, sentence_id: int, sentence: str, sample) -> dict:
                 height=int(h), width=int(w), area=int(mask.sum()),
                 score=round(mask_score(sample.seg_logits.data,
                                        sample.pred_sem_seg.data[0]), 6),
+                nothing_matches=bool(sample.nothing_matches),
                 segmentation=dict(size=[int(h), int(w)],
                                   counts=rle['counts'].decode('ascii')))
 

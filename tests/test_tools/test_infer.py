@@ -6,6 +6,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 from pycocotools import mask as mask_utils
 
 from projects.risam.apis import RISAMInferencer, inference_refer, \
@@ -188,3 +189,62 @@ def test_inferencer_call_reuses_the_image_embedding(refshapes_root,
     with pytest.raises(FileExistsError, match='exists'):
         inferencer(dict(img=str(image), texts=SENTENCES[:1]),
                    out_dir=str(tmp_path / 'o'))
+
+
+def test_binarize_says_nothing_matches_on_hand_made_logits():
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    from projects.risam.apis import binarize
+
+    # sigmoid: -5 -> 0.0067, 0 -> 0.5, 2 -> 0.881, 5 -> 0.9933
+    sample = SegDataSample()
+    sample.seg_logits = PixelData(data=torch.tensor([[[-5., 0.], [2., 5.]]]))
+    sample.pred_sem_seg = PixelData(
+        data=torch.zeros(1, 2, 2, dtype=torch.uint8))
+    assert binarize(sample).nothing_matches  # the given (empty) mask
+    binarize(sample, 0.5)  # 0.5 itself is not above 0.5
+    assert sample.pred_sem_seg.data.tolist() == [[[0, 0], [1, 1]]]
+    assert sample.nothing_matches is False
+    binarize(sample, 0.99)
+    assert sample.pred_sem_seg.data.tolist() == [[[0, 0], [0, 1]]]
+    assert sample.nothing_matches is False
+    binarize(sample, 0.995)
+    assert sample.pred_sem_seg.data.tolist() == [[[0, 0], [0, 0]]]
+    assert sample.nothing_matches is True
+    with pytest.raises(ValueError, match='threshold'):
+        binarize(sample, 1.5)
+
+
+def test_inferencer_and_infer_tool_say_nothing_matches(
+        jsonl, tiny_checkpoint, tmp_path):
+    path, images = jsonl
+    inferencer = RISAMInferencer(str(DEMO_CONFIG), str(tiny_checkpoint))
+    # threshold 1.0: no probability exceeds it, every mask is empty;
+    # threshold 0.0: every pixel with a finite logit is in the mask
+    for threshold, empty in ((1.0, True), (0.0, False)):
+        inferencer.model.threshold = threshold
+        preds = inferencer(dict(img=str(images[0]), texts=SENTENCES))[
+            'predictions']
+        assert [p['nothing_matches'] for p in preds] == [empty] * 3
+        assert [p['sem_seg'].any() for p in preds] == [not empty] * 3
+        samples = inferencer(dict(img=str(images[0]), texts=SENTENCES),
+                             return_datasamples=True)['predictions']
+        assert [s.nothing_matches for s in samples] == [empty] * 3
+        out = tmp_path / f'r{threshold}.json'
+        assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path, '--out',
+                     out, '--threshold', threshold) == ''
+        entries = json.loads(out.read_text())['results']
+        assert [e['nothing_matches'] for e in entries] == [empty] * 9
+        assert all((e['area'] == 0) == empty for e in entries)
+    # a per-call threshold overrides the model's without changing it
+    samples = inferencer.predict(str(images[0]), SENTENCES, threshold=1.0)
+    assert [s.nothing_matches for s in samples] == [True] * 3
+    assert inferencer.model.threshold == 0.0
+    # the default threshold: the field says whether the mask is empty
+    out = tmp_path / 'default.json'
+    assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path,
+                 '--out', out) == ''
+    for entry in json.loads(out.read_text())['results']:
+        assert entry['nothing_matches'] == (
+            not mask_utils.decode(entry['segmentation']).any())

@@ -5,7 +5,7 @@ and decoder run per sentence (``RISAM.extract_visual`` is shared).
 """
 import copy
 from pathlib import Path
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -83,19 +83,44 @@ def prepare_image(model: torch.nn.Module,
     return data['inputs'], dict(data['data_samples'][0].metainfo)
 
 
+def binarize(sample: SegDataSample,
+             threshold: Optional[float] = None) -> SegDataSample:
+    """Set ``nothing_matches`` in the metainfo of a predicted sample: True
+    when its binary mask ``pred_sem_seg`` has no pixel, i.e. nothing in
+    the image matches the sentence at the threshold in use.
+
+    With ``threshold`` given, ``pred_sem_seg`` is first recomputed from the
+    sample's ``seg_logits`` as ``sigmoid(logits) > threshold`` (as
+    ``RISAM.postprocess_result`` does with the model's threshold)."""
+    if threshold is not None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f'threshold must be in [0, 1], got {threshold}')
+        logits = sample.seg_logits.data
+        sample.pred_sem_seg.data = (logits.float().sigmoid() >
+                                    threshold).to(torch.uint8)
+    sample.set_metainfo(
+        dict(nothing_matches=not bool(sample.pred_sem_seg.data.any())))
+    return sample
+
+
 @torch.no_grad()
 def segment_visual(model: torch.nn.Module, visual: Sequence[torch.Tensor],
                    metainfo: dict,
-                   texts: Sequence[str]) -> List[SegDataSample]:
+                   texts: Sequence[str],
+                   threshold: Optional[float] = None) -> List[SegDataSample]:
     """Segment an encoded image (``model.extract_visual`` of one image,
-    each ``1 x C x h x w``) for every sentence in ``texts``."""
+    each ``1 x C x h x w``) for every sentence in ``texts``.
+
+    ``threshold`` (default: ``model.threshold``) binarizes the masks; each
+    sample's metainfo says ``nothing_matches`` (:func:`binarize`)."""
     if not texts:
         raise ValueError('need at least one sentence')
     samples = [SegDataSample(metainfo=dict(metainfo, text=text))
                for text in texts]
     visual = tuple(v.expand(len(texts), *v.shape[1:]) for v in visual)
     logits = model.decode(visual, model.extract_text(list(texts)))
-    return model.postprocess_result(logits, samples)
+    return [binarize(s, threshold)
+            for s in model.postprocess_result(logits, samples)]
 
 
 @torch.no_grad()
@@ -110,7 +135,8 @@ def inference_refer(model: torch.nn.Module, img: Union[str, np.ndarray],
 
     Returns:
         One :class:`SegDataSample` per sentence, with ``pred_sem_seg``
-        (binary) and ``seg_logits`` at the image's original size.
+        (binary) and ``seg_logits`` at the image's original size, and
+        ``nothing_matches`` in its metainfo (True for an empty mask).
     """
     if not texts:
         raise ValueError('inference_refer needs at least one sentence')

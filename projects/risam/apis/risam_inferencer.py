@@ -153,18 +153,20 @@ class RISAMInferencer:
         """Forget every cached image embedding."""
         self._cache.clear()
 
-    def segment(self, embedding: ImageEmbedding,
-                texts: Sequence[str]) -> List[SegDataSample]:
+    def segment(self, embedding: ImageEmbedding, texts: Sequence[str],
+                threshold: Optional[float] = None) -> List[SegDataSample]:
         """Masks of an encoded image for every sentence in ``texts``:
         one :class:`SegDataSample` each, with ``pred_sem_seg``,
-        ``seg_logits`` (original size) and ``text`` in its metainfo."""
+        ``seg_logits`` (original size), and ``text`` and
+        ``nothing_matches`` (True: the mask is empty) in its metainfo.
+        ``threshold`` overrides the model's for this call."""
         return segment_visual(self.model, embedding.visual,
-                              embedding.metainfo, texts)
+                              embedding.metainfo, texts, threshold)
 
-    def predict(self, img: ImageType,
-                texts: Sequence[str]) -> List[SegDataSample]:
+    def predict(self, img: ImageType, texts: Sequence[str],
+                threshold: Optional[float] = None) -> List[SegDataSample]:
         """:meth:`encode` then :meth:`segment`."""
-        return self.segment(self.encode(img)[0], texts)
+        return self.segment(self.encode(img)[0], texts, threshold)
 
     # -- MMSegInferencer-style call ----------------------------------------
     def __call__(self,
@@ -194,7 +196,10 @@ class RISAMInferencer:
         Returns:
             ``dict(predictions=..., visualization=...)``: per input, a list
             with one entry per sentence: ``dict(text, sem_seg (H x W uint8),
-            score)`` (see :func:`mask_score`), or a ``SegDataSample``;
+            score, nothing_matches)`` (``score``: see :func:`mask_score`;
+            ``nothing_matches``: True when ``sem_seg`` has no pixel above
+            the threshold, i.e. nothing in the image matches the sentence),
+            or a ``SegDataSample`` (``nothing_matches`` in its metainfo);
             ``visualization`` holds the overlays when ``return_vis`` or
             ``out_dir`` is set, else is empty. A single dict input gives the
             entries of that input directly, as ``MMSegInferencer`` does for a
@@ -220,7 +225,8 @@ class RISAMInferencer:
                 mask = sample.pred_sem_seg.data[0]
                 preds.append(sample if return_datasamples else dict(
                     text=text, sem_seg=mask.cpu().numpy().astype(np.uint8),
-                    score=mask_score(sample.seg_logits.data, mask)))
+                    score=mask_score(sample.seg_logits.data, mask),
+                    nothing_matches=sample.nothing_matches))
                 if return_vis or out_dir:
                     vis.append(overlay(img, mask.cpu().numpy(), text))
             predictions.append(preds)
