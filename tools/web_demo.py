@@ -8,7 +8,12 @@ Then open http://127.0.0.1:7860. Type one sentence per line; every sentence
 gets its mask overlaid on the image and a PNG of the mask (0/255) to
 download. The image is encoded once: further sentences on the same image
 reuse its embedding, and the status line says whether the encoder ran or
-was skipped. An empty mask is reported in words. The server listens on
+was skipped. An empty mask is reported in words ("nothing in the image
+matches this sentence"). The threshold slider (default: the config's, or
+--threshold) sets the probability a pixel needs to be in the mask. When the
+config's val data is there (RefShapes or generalized RefShapes), a few val
+images with sentences of each kind (single, multi- and no-target) are
+offered as examples. The server listens on
 127.0.0.1 only, makes no share link and sends no analytics.
 """
 import argparse
@@ -27,7 +32,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import projects.risam  # noqa: E402,F401  (registers RISAM)
-from projects.risam.apis import RISAMInferencer  # noqa: E402
+from projects.risam.apis import RISAMInferencer, demo_examples  # noqa: E402
 from projects.risam.apis.risam_inferencer import mask_score  # noqa: E402
 from projects.risam.utils.cli import one_line  # noqa: E402
 from projects.risam.visualization import overlay  # noqa: E402
@@ -65,10 +70,14 @@ class DemoSession:
         self.sentences_seen: Dict[str, int] = {}
         self._request = 0
 
-    def segment(self, image_rgb: Optional[np.ndarray], sentences: str
+    def segment(self, image_rgb: Optional[np.ndarray], sentences: str,
+                threshold: Optional[float] = None
                 ) -> Tuple[List[Tuple[np.ndarray, str]], List[str], str]:
-        """Image (RGB, as the browser sends it) and sentences, one a line ->
-        ``(gallery [(overlay RGB, caption)], mask PNG paths, status)``."""
+        """Image (RGB, as the browser sends it) and sentences, one a line,
+        and the probability threshold (default: the model's) ->
+        ``(gallery [(overlay RGB, caption)], mask PNG paths, status)``.
+        An empty mask is captioned "nothing in the image matches this
+        sentence"."""
         if image_rgb is None:
             return [], [], NO_IMAGE
         texts = [t.strip() for t in (sentences or '').splitlines()
@@ -81,7 +90,7 @@ class DemoSession:
         before = self.sentences_seen.get(embedding.key, 0)
         self.sentences_seen[embedding.key] = before + len(texts)
         start = time.perf_counter()
-        samples = self.inferencer.segment(embedding, texts)
+        samples = self.inferencer.segment(embedding, texts, threshold)
         seconds = time.perf_counter() - start
         self._request += 1
         folder = osp.join(self.out_dir, f'request{self._request}')
@@ -93,7 +102,7 @@ class DemoSession:
             cv2.imwrite(path, mask * 255)
             files.append(path)
             area = int(mask.sum())
-            if area == 0:
+            if sample.nothing_matches:
                 caption = (f'"{text}": nothing in the image matches this '
                            f'sentence (empty mask)')
             else:
@@ -112,13 +121,18 @@ class DemoSession:
         else:
             head = (f'Image encoded in {embedding.encode_time:.2f} s '
                     f'(once; further sentences on it reuse the embedding). ')
-        status = head + f'{len(texts)} sentence(s) in {seconds:.2f} s.\n\n' + \
+        used = self.inferencer.model.threshold if threshold is None \
+            else threshold
+        status = head + f'{len(texts)} sentence(s) in {seconds:.2f} s ' \
+            f'(threshold {used:.2f}).\n\n' + \
             '\n'.join(lines)
         return gallery, files, status
 
 
-def build_demo(session: DemoSession, title: str):
-    """The gradio page around :meth:`DemoSession.segment`."""
+def build_demo(session: DemoSession, title: str, examples=()):
+    """The gradio page around :meth:`DemoSession.segment`, with a
+    threshold slider and the ``examples``
+    (:func:`projects.risam.apis.demo_examples`), if any."""
     import gradio as gr
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f'## {title}\nUpload an image, type one sentence per '
@@ -128,6 +142,11 @@ def build_demo(session: DemoSession, title: str):
                              elem_id='risam-image')
             text = gr.Textbox(label='sentences (one per line)', lines=4,
                               elem_id='risam-sentences')
+        threshold = gr.Slider(0.0, 1.0, step=0.01,
+                              value=float(session.inferencer.model.threshold),
+                              label='threshold (probability a pixel needs '
+                              'to be in the mask)',
+                              elem_id='risam-threshold')
         button = gr.Button('Segment', variant='primary',
                            elem_id='risam-segment')
         status = gr.Markdown(elem_id='risam-status')
@@ -135,7 +154,13 @@ def build_demo(session: DemoSession, title: str):
                              columns=3, format='png')
         files = gr.File(label='mask PNGs', file_count='multiple',
                         elem_id='risam-masks')
-        button.click(session.segment, [image, text],
+        if examples:
+            gr.Examples([[e.image, e.sentence] for e in examples],
+                        inputs=[image, text], label='RefShapes val examples',
+                        example_labels=[f'{e.kind} ({e.type}): {e.sentence}'
+                                        for e in examples],
+                        elem_id='risam-examples')
+        button.click(session.segment, [image, text, threshold],
                      [gallery, files, status])
     return demo
 
@@ -158,11 +183,13 @@ def main() -> None:
     out_dir = tempfile.mkdtemp(prefix='risam-web-demo-')
     session = DemoSession(inferencer=inferencer, out_dir=out_dir)
     title = f'RISAM: {osp.basename(args.config)}'
+    examples = demo_examples(inferencer.model.cfg)
     print(f'web demo of {args.checkpoint} on http://127.0.0.1:{args.port} '
           f'(masks saved under {out_dir})', flush=True)
-    build_demo(session, title).launch(server_name='127.0.0.1',
-                                      server_port=args.port, share=False,
-                                      inbrowser=False)
+    folders = sorted({osp.dirname(osp.abspath(e.image)) for e in examples})
+    build_demo(session, title, examples).launch(
+        server_name='127.0.0.1', server_port=args.port, share=False,
+        inbrowser=False, allowed_paths=folders)
 
 
 if __name__ == '__main__':
