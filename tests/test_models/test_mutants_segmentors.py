@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
 
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -76,3 +77,28 @@ def test_postprocess_reads_pad_shape_and_img_shape_fallbacks():
     narrow = logits[..., :3]
     out = _post(narrow, dict(img_shape=(4, 3)))
     assert torch.equal(out.seg_logits.data, narrow[0])
+
+
+def test_threshold_is_strict_and_ori_shape_may_have_channels():
+    # sigmoid(0) = 0.5 exactly: not above a 0.5 threshold
+    logits = torch.tensor([[[[0.0, 0.1], [-0.1, 0.0]]]])
+    model = RISAM.__new__(RISAM)
+    model.threshold = 0.5
+    ds = SegDataSample(metainfo=dict(img_shape=(2, 2), ori_shape=(2, 2, 3)))
+    out = RISAM.postprocess_result(model, logits, [ds])[0]
+    assert out.pred_sem_seg.data.tolist() == [[[0, 1], [0, 0]]]
+
+
+def test_loss_reads_the_sentences():
+    model = _model().train()
+    inputs = torch.randn(1, 3, 64, 64)
+    losses = []
+    for text in TEXTS:
+        ds = SegDataSample(metainfo=dict(text=text, img_shape=(64, 64),
+                                         ori_shape=(64, 64)))
+        gt = torch.zeros(1, 64, 64, dtype=torch.uint8)
+        gt[:, 10:30, 5:50] = 1
+        ds.gt_sem_seg = PixelData(data=gt)
+        with torch.no_grad():
+            losses.append(sum(model.loss(inputs, [ds]).values()).item())
+    assert abs(losses[0] - losses[1]) > 1e-4
