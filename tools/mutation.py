@@ -56,7 +56,10 @@ MODULES = {
     'segmentors': [MODELS_T + 'test_risam.py',
                    MODELS_T + 'test_inference_postprocess.py',
                    MODELS_T + 'test_no_host_sync.py',
-                   MODELS_T + 'test_mix_in_and_params.py'],
+                   MODELS_T + 'test_mix_in_and_params.py',
+                   # encoder passes with shared encoding / feature cache
+                   'tests/test_speed/test_shared_encoding.py',
+                   'tests/test_speed/test_feature_cache.py'],
     'necks': [MODELS_T + 'test_equations_fe.py',
               MODELS_T + 'test_equations_mutual_aware_attention.py',
               MODELS_T + 'test_mutual_aware_attention.py',
