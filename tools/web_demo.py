@@ -142,6 +142,12 @@ def build_demo(session: DemoSession, title: str, examples=()):
                              elem_id='risam-image')
             text = gr.Textbox(label='sentences (one per line)', lines=4,
                               elem_id='risam-sentences')
+        if examples:
+            gr.Examples([[e.image, e.sentence] for e in examples],
+                        inputs=[image, text], label='RefShapes val examples',
+                        example_labels=[f'{e.kind} ({e.type}): {e.sentence}'
+                                        for e in examples],
+                        elem_id='risam-examples')
         threshold = gr.Slider(0.0, 1.0, step=0.01,
                               value=float(session.inferencer.model.threshold),
                               label='threshold (probability a pixel needs '
@@ -154,12 +160,6 @@ def build_demo(session: DemoSession, title: str, examples=()):
                              columns=3, format='png')
         files = gr.File(label='mask PNGs', file_count='multiple',
                         elem_id='risam-masks')
-        if examples:
-            gr.Examples([[e.image, e.sentence] for e in examples],
-                        inputs=[image, text], label='RefShapes val examples',
-                        example_labels=[f'{e.kind} ({e.type}): {e.sentence}'
-                                        for e in examples],
-                        elem_id='risam-examples')
         button.click(session.segment, [image, text, threshold],
                      [gallery, files, status])
     return demo
