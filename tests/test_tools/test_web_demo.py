@@ -84,13 +84,15 @@ def _chromium():
 
 
 @contextlib.contextmanager
-def _server(tiny_checkpoint, tmp_path):
-    """Run tools/web_demo.py in a subprocess; yield its URL."""
+def _server(tiny_checkpoint, tmp_path, config=DEMO_CONFIG):
+    """Run tools/web_demo.py in a subprocess (in ``tmp_path``, so a
+    relative ``data_root`` of the config is looked up there); yield its
+    URL."""
     port = _free_port()
     log = open(tmp_path / 'server.log', 'w+')
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / 'tools/web_demo.py'), str(DEMO_CONFIG),
+        [sys.executable, str(REPO / 'tools/web_demo.py'), str(config),
          str(tiny_checkpoint), '--port', str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path))
     url = f'http://127.0.0.1:{port}'
@@ -117,8 +119,11 @@ def _fetch(url: str) -> bytes:
         return r.read()
 
 
-def test_browser_two_sentences_and_an_empty_one(refshapes_root,
-                                                tiny_checkpoint, tmp_path):
+@contextlib.contextmanager
+def headless_chromium():
+    """A selenium driver of headless Chromium with the system's
+    chromedriver (never fetched from the network); skips the test where
+    there is no Chromium, unless the environment variable CI is set."""
     chromium = _chromium()
     if chromium is None:
         missing = ('no chromium binary found (apt-get install chromium '
@@ -129,26 +134,31 @@ def test_browser_two_sentences_and_an_empty_one(refshapes_root,
         pytest.skip(missing)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    image = _image(refshapes_root)
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage',
                 '--disable-gpu', '--window-size=1280,2000'):
         options.add_argument(arg)
     driver_path = shutil.which('chromedriver')
-    # never let selenium fetch a driver from the network
     assert driver_path, ('chromium found but no chromedriver on PATH '
                          '(apt-get install chromium-driver)')
-    service = Service(executable_path=driver_path)
-    with _server(tiny_checkpoint, tmp_path) as url:
-        driver = webdriver.Chrome(options=options, service=service)
-        try:
-            _drive(driver, url, image, By, WebDriverWait, tiny_checkpoint)
-        finally:
-            driver.quit()
+    driver = webdriver.Chrome(options=options,
+                              service=Service(executable_path=driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_browser_two_sentences_and_an_empty_one(refshapes_root,
+                                                tiny_checkpoint, tmp_path):
+    image = _image(refshapes_root)
+    with headless_chromium() as driver, \
+            _server(tiny_checkpoint, tmp_path) as url:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+        _drive(driver, url, image, By, WebDriverWait, tiny_checkpoint)
 
 
 def _drive(driver, url, image, By, WebDriverWait, checkpoint):

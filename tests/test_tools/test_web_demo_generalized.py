@@ -178,3 +178,46 @@ def test_page_has_threshold_slider_and_examples(grefshapes_root,
     samples = props['risam-examples']['props']
     assert samples['sample_labels'] == [
         f'{e.kind} ({e.type}): {e.sentence}' for e in examples]
+
+
+def test_browser_example_and_threshold_slider(grefshapes_root,
+                                              few_iter_checkpoint, tmp_path):
+    """In Chromium: the page offers the val examples; a no-target example
+    fills the image and the sentence; the slider's value reaches the
+    prediction (1.0: the empty-mask caption; 0.01: a mask)."""
+    from .test_web_demo import _server, headless_chromium
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data/grefshapes').symlink_to(grefshapes_root)
+    examples = demo_examples(_gref_cfg(grefshapes_root))
+    with headless_chromium() as driver, \
+            _server(few_iter_checkpoint, tmp_path, GREF_CONFIG) as url:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+        wait = WebDriverWait(driver, 120)
+        driver.get(url)
+        buttons = wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, '#risam-examples button'))
+        assert [b.text for b in buttons] == [
+            f'{e.kind} ({e.type}): {e.sentence}' for e in examples]
+        chosen = [e.kind for e in examples].index('none')
+        buttons[chosen].click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                             '#risam-image img'))
+        box = driver.find_element(By.CSS_SELECTOR, '#risam-sentences textarea')
+        wait.until(lambda d: box.get_attribute('value') ==
+                   examples[chosen].sentence)
+        number = driver.find_element(By.CSS_SELECTOR,
+                                     '#risam-threshold input[type=number]')
+        assert float(number.get_attribute('value')) == pytest.approx(0.35)
+
+        def status_with(text):
+            return wait.until(lambda d: text in d.find_element(
+                By.CSS_SELECTOR, '#risam-status').text and d.find_element(
+                    By.CSS_SELECTOR, '#risam-status').text)
+
+        for value, empty in (('1', True), ('0.01', False)):
+            number.clear()
+            number.send_keys(value + '\t')
+            driver.find_element(By.CSS_SELECTOR, '#risam-segment').click()
+            status = status_with(f'(threshold {float(value):.2f})')
+            assert (NOTHING in status) == empty, status
