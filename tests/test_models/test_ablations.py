@@ -231,7 +231,12 @@ def _check_sam_baseline(cfg, model, trainable):
         n for n in _names(model, 'decode_head.mask_decoder.')
         if not n.startswith(frozen_decoder)}
     assert trainable == want
-    # encode() is SAM's image encoder forward, neck included
+    # encode() is SAM's image encoder forward, neck included. The config
+    # runs the encoder in bf16; an equality check pins fp32, so it is made on
+    # an fp32 twin of the same (tiny) backbone config.
+    assert cfg.model.backbone.encoder_dtype == 'bf16'
+    _, model_cfg = load_tiny(cfg.filename)
+    backbone = MODELS.build({**model_cfg['backbone'], 'encoder_dtype': 'fp32'})
     arch = backbone.arch_cfg
     ref = ImageEncoderViT(
         img_size=arch['img_size'], patch_size=arch['patch_size'],

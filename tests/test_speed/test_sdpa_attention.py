@@ -123,16 +123,20 @@ def test_bf16_encoder_on_this_cpu():
         assert torch.allclose(g, p, atol=1e-6)
 
 
-def test_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch, capsys):
+def test_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch):
     from projects.risam.models.backbones import encoder_dtype
     monkeypatch.setattr(encoder_dtype, 'cpu_has_native_bf16', lambda: False)
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    # the log line, read where it is written (mmengine's logger keeps the
+    # stream it was created with, which capsys may not see in a full run)
+    logged = []
+    monkeypatch.setattr(encoder_dtype, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
     ref, _ = _pair()
     bf16 = SAMBackbone(arch=ARCH, out_global_blocks=(0, 1),
                        feature_enhancement=None, encoder_dtype='bf16',
                        attn_impl='sam')
-    out = capsys.readouterr()
-    assert 'falls back to fp32' in out.out + out.err
+    assert any('falls back to fp32' in m for m in logged), logged
     assert bf16.encoder_dtype == 'fp32'
     bf16.encoder.load_state_dict(ref.encoder.state_dict())
     x = torch.randn(1, 3, 64, 64)
