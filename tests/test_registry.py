@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
+from mmseg.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 
 import projects.risam  # noqa: F401
-from mmseg.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 from projects.risam import registry as risam_registry
 
 MODEL_NAMES = ['RISAM', 'SAMBackbone', 'CLIPTokenEncoder', 'MutualAwareFusion',
@@ -76,8 +76,7 @@ def test_every_config_resolves_only_known_types(path):
     resolves through mmseg's registries, after mmpretrain's models were
     imported too; RISAM's are reached through ``risam.`` only."""
     import mmpretrain.models  # noqa: F401
-    from mmseg.registry import (DATA_SAMPLERS, HOOKS,
-                                OPTIM_WRAPPER_CONSTRUCTORS, VISUALIZERS)
+    from mmseg.registry import DATA_SAMPLERS, HOOKS, OPTIM_WRAPPER_CONSTRUCTORS, VISUALIZERS
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmseg'
     found = []
@@ -96,9 +95,15 @@ def test_every_config_resolves_only_known_types(path):
     walk(cfg.to_dict())
     registries = [MODELS, DATASETS, TRANSFORMS, METRICS, HOOKS, DATA_SAMPLERS,
                   VISUALIZERS]
-    from mmengine.registry import (LOOPS, MODEL_WRAPPERS, OPTIM_WRAPPERS,
-                                   OPTIMIZERS, PARAM_SCHEDULERS, VISBACKENDS,
-                                   WEIGHT_INITIALIZERS)
+    from mmengine.registry import (
+        LOOPS,
+        MODEL_WRAPPERS,
+        OPTIM_WRAPPERS,
+        OPTIMIZERS,
+        PARAM_SCHEDULERS,
+        VISBACKENDS,
+        WEIGHT_INITIALIZERS,
+    )
     registries += [LOOPS, MODEL_WRAPPERS, OPTIM_WRAPPERS, OPTIMIZERS,
                    PARAM_SCHEDULERS, WEIGHT_INITIALIZERS,
                    VISBACKENDS]

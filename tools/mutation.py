@@ -37,10 +37,11 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = '.risam-mutation'

@@ -9,8 +9,9 @@
 A distributed launcher needs a CUDA device per process, or ``--device cpu``
 for CPU processes over gloo (see tools/train.py). Every split is evaluated
 at the original image resolution; the table has one row per split (oIoU,
-mIoU, Pr@50..90, and any further keys the metric reports). ``--override-text ''`` replaces every sentence, the language-blind
-control. A split is chosen by the dataset's own rule: the refs' ``split``
+mIoU, Pr@50..90, and any further keys the metric reports).
+``--override-text ''`` replaces every sentence, the language-blind control.
+A split is chosen by the dataset's own rule: the refs' ``split``
 field for RefCOCO/RefCOCO+/G-Ref/gRefCOCO/RefShapes, the file
 ``refer_<split>.json`` for PhraseCut. Without ``--splits`` the config's
 ``test_splits`` are tested, else its test dataset as configured.
@@ -39,12 +40,10 @@ from mmengine.runner import Runner
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import BaseReferDataset
 from projects.risam.registry import DATASETS
-from projects.risam.utils.launch import (DEVICE_HELP, configure_launcher,
-                                         hide_gpus)
 from projects.risam.utils.checkpoint import load_strict
 from projects.risam.utils.cli import add_debug_argument, run_tool
-from projects.risam.utils.encoder_files import (check_checkpoint_covers,
-                                                use_checkpoint_for_missing)
+from projects.risam.utils.encoder_files import check_checkpoint_covers, use_checkpoint_for_missing
+from projects.risam.utils.launch import DEVICE_HELP, configure_launcher, hide_gpus
 from projects.risam.utils.output import check_output_file, write_text
 from projects.risam.utils.report import format_metric_table
 

@@ -21,15 +21,13 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
 import projects.risam  # noqa: F401  (registers RISAM, allow-lists resume)
-from mmseg.registry import RUNNERS
-from projects.risam.utils.launch import (DEVICE_HELP, check_amp,
-                                         configure_launcher, hide_gpus)
 from projects.risam.utils.cli import add_debug_argument, run_tool
 from projects.risam.utils.encoder_files import check_encoder_files
-from projects.risam.utils.resume import (choose_resume_checkpoint,
-                                         resume_warning)
+from projects.risam.utils.launch import DEVICE_HELP, check_amp, configure_launcher, hide_gpus
+from projects.risam.utils.resume import choose_resume_checkpoint, resume_warning
 
 
 def parse_args() -> argparse.Namespace:

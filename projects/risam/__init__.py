@@ -8,8 +8,7 @@ loading, so ``--resume`` works. It also makes mmengine read local checkpoints
 (``load_from``, ``resume``, ``Pretrained`` init) with ``weights_only=True``
 explicitly (:mod:`projects.risam.utils.checkpoint`).
 """
-from .utils import (register_checkpoint_safe_globals,
-                    register_weights_only_loader)
+from .utils import register_checkpoint_safe_globals, register_weights_only_loader
 from .version import __version__
 
 register_checkpoint_safe_globals()

@@ -29,5 +29,13 @@ HOOKS = _child(mmseg_registry.HOOKS)
 OPTIM_WRAPPER_CONSTRUCTORS = _child(
     mmseg_registry.OPTIM_WRAPPER_CONSTRUCTORS)
 
-__all__ = ['SCOPE', 'MODELS', 'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS',
-           'METRICS', 'HOOKS', 'OPTIM_WRAPPER_CONSTRUCTORS']
+__all__ = [
+    'DATASETS',
+    'DATA_SAMPLERS',
+    'HOOKS',
+    'METRICS',
+    'MODELS',
+    'OPTIM_WRAPPER_CONSTRUCTORS',
+    'SCOPE',
+    'TRANSFORMS',
+]

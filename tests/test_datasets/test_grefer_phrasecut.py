@@ -3,8 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from projects.risam.datasets import (GReferDataset, PhraseCutDataset,
-                                     ReferDataset, ReferFormatError)
+from projects.risam.datasets import GReferDataset, PhraseCutDataset, ReferDataset, ReferFormatError
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='risam.LoadReferAnnotations')]
 

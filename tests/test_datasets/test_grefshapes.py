@@ -16,8 +16,7 @@ import pytest
 from mmengine.registry import init_default_scope
 
 from projects.risam.datasets import GReferDataset
-from projects.risam.datasets.grefshapes import (MULTI_TYPES, NONE_TYPES,
-                                                generate_grefshapes)
+from projects.risam.datasets.grefshapes import MULTI_TYPES, NONE_TYPES, generate_grefshapes
 
 SMALL = dict(train=40, val=12, test=12, size=96, progress=False)
 NUMBER_WORDS = {'two': 2, 'three': 3, 'four': 4, 'five': 5}

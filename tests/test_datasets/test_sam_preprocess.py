@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from mmseg.datasets.transforms import PackSegInputs, Resize
+from mmseg.datasets.transforms import Resize
 from mmseg.models import SegDataPreProcessor
 from segment_anything.utils.transforms import ResizeLongestSide
 

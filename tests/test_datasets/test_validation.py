@@ -10,10 +10,8 @@ import pycocotools.mask as mask_utils
 import pytest
 from mmengine.logging import MMLogger
 
-from projects.risam.datasets import (GReferDataset, PhraseCutDataset,
-                                     ReferDataset, ReferFormatError)
-from projects.risam.datasets.validation import (image_problem,
-                                                segmentation_problem)
+from projects.risam.datasets import GReferDataset, PhraseCutDataset, ReferDataset, ReferFormatError
+from projects.risam.datasets.validation import image_problem, segmentation_problem
 
 LOAD = [dict(type='LoadImageFromFile'), dict(type='risam.LoadReferAnnotations')]
 

@@ -11,13 +11,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from projects.risam.apis import (RISAMInferencer, init_refer_model,
-                                 prepare_image)
-from projects.risam.deployment import (ONNXRISAM, check_onnx, export_onnx,
-                                       passes)
+
+from projects.risam.apis import RISAMInferencer, init_refer_model, prepare_image
+from projects.risam.deployment import ONNXRISAM, check_onnx, export_onnx, passes
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'

@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
 from mmseg.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[2]

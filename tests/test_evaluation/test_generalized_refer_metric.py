@@ -3,7 +3,9 @@ import torch
 from mmseg.registry import METRICS
 
 from projects.risam.evaluation.metrics.generalized_refer_metric import (
-    GeneralizedReferMetric, sentence_kind)
+    GeneralizedReferMetric,
+    sentence_kind,
+)
 
 H, W = 4, 4
 

@@ -15,8 +15,7 @@ import torch
 from mmengine.logging import MMLogger
 
 from projects.risam.evaluation import ReferMetric
-from projects.risam.evaluation.metrics.generalized_refer_metric import \
-    GeneralizedReferMetric
+from projects.risam.evaluation.metrics.generalized_refer_metric import GeneralizedReferMetric
 
 
 def _sample(gt_pixels, pred_pixels, **meta):

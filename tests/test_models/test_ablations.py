@@ -19,7 +19,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmengine.utils import import_modules_from_strings
-
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -460,8 +459,7 @@ def test_shared_encoding_and_cache_for_every_backbone(name, tmp_path):
     """Swin-B (Tab. 7) and ViTDet's SFP (Tab. 6 #11) come in through the
     same encode/enhance seam as SAM: one encode per image, and a feature
     cache, give exactly the per-sentence predictions."""
-    from projects.risam.image_encoding import (FeatureCache,
-                                               FeatureCacheWriter)
+    from projects.risam.image_encoding import FeatureCache, FeatureCacheWriter
     from projects.risam.models import BaseVisualBackbone
     _, model_cfg = load_tiny(name)
     torch.manual_seed(0)

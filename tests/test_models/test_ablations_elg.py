@@ -5,7 +5,9 @@ import torch
 
 from projects.risam.models import MutualAwareMaskDecoder
 from projects.risam.models.decode_heads.visual_query_generation import (
-    VisualQueryGeneration, coordinate_channels)
+    VisualQueryGeneration,
+    coordinate_channels,
+)
 
 
 def _query_weights(dec, lav, val, mask):

@@ -1,14 +1,14 @@
 """Value checks of the ablation modules beyond the one-step config test."""
 import torch
-
 from segment_anything.modeling.common import LayerNorm2d
 
-from projects.risam.models.decode_heads import (MutualAwareMaskDecoder,
-                                                SAMMaskDecoderHead)
-from projects.risam.models.necks import (BidirectionalCrossModalFusion,
-                                         ConcatConvFusion,
-                                         FeatureResampleAdapter,
-                                         SimpleFeaturePyramidNeck)
+from projects.risam.models.decode_heads import MutualAwareMaskDecoder, SAMMaskDecoderHead
+from projects.risam.models.necks import (
+    BidirectionalCrossModalFusion,
+    ConcatConvFusion,
+    FeatureResampleAdapter,
+    SimpleFeaturePyramidNeck,
+)
 
 
 def _head(**kw):

@@ -9,10 +9,9 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
-
 from mmseg.registry import MODELS
-from projects.risam.models.necks.linguistic_positional_encoding import \
-    LinguisticPositionalEncoding
+
+from projects.risam.models.necks.linguistic_positional_encoding import LinguisticPositionalEncoding
 
 CONFIGS = Path('configs/risam')
 FUSION_ROWS = sorted(p.name for p in (CONFIGS / 'ablations').glob(

@@ -13,8 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from projects.risam.models.necks.bidirectional_cross_modal_fusion import \
-    BidirectionalCrossModalBlock
+from projects.risam.models.necks.bidirectional_cross_modal_fusion import (
+    BidirectionalCrossModalBlock,
+)
 from projects.risam.models.necks.concat_conv_fusion import ConcatConvFusion
 
 

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 from mmengine.structures import PixelData
-
 from mmseg.structures import SegDataSample
+
 from projects.risam.models import RISAM
 
 # sigmoid(-0.4) = 0.4013: above the paper's 0.35, below 0.5

@@ -4,12 +4,13 @@ import math
 import pytest
 import torch
 
-from projects.risam.models.necks import (BidirectionalCrossModalFusion,
-                                         MutualAwareFusion,
-                                         SpatialDynamicFusion,
-                                         TransformerEncoderFusion)
-from projects.risam.models.necks.linguistic_positional_encoding import \
-    LinguisticPositionalEncoding
+from projects.risam.models.necks import (
+    BidirectionalCrossModalFusion,
+    MutualAwareFusion,
+    SpatialDynamicFusion,
+    TransformerEncoderFusion,
+)
+from projects.risam.models.necks.linguistic_positional_encoding import LinguisticPositionalEncoding
 
 NECKS = {
     'MA': MutualAwareFusion,

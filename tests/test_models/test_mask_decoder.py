@@ -73,8 +73,7 @@ def test_image_pos_embed_in_queries_and_keys_only():
     """DETR/Mask2Former form: PE on the visual queries/keys of Eq. 6 and the
     visual queries of Eq. 9, never on the values; the layer is then no
     longer equivariant to a permutation of the pixels."""
-    from projects.risam.models.decode_heads.mutual_aware_mask_decoder import \
-        MutualAwareDecoderLayer
+    from projects.risam.models.decode_heads.mutual_aware_mask_decoder import MutualAwareDecoderLayer
     from projects.risam.models.layers import sincos_pos_embed_2d
     torch.manual_seed(0)
     layer = MutualAwareDecoderLayer(channels=16, num_heads=2).eval()

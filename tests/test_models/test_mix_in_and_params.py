@@ -8,7 +8,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmengine.utils import import_modules_from_strings
-
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+
 from projects.risam.models import RISAM
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'

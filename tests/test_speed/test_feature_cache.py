@@ -10,8 +10,7 @@ import torch
 from mmengine.registry import DATASETS
 from mmengine.runner import Runner
 
-from projects.risam.image_encoding import (
-    FeatureCache, FeatureCacheMismatch)
+from projects.risam.image_encoding import FeatureCache, FeatureCacheMismatch
 
 from .conftest import REPO, tiny_config
 

@@ -4,8 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from projects.risam.models.backbones import SAMBackbone
-from projects.risam.models.layers.sam_sdpa_attention import \
-    SAMSDPAttention
+from projects.risam.models.layers.sam_sdpa_attention import SAMSDPAttention
 
 ARCH = dict(img_size=64, patch_size=4, embed_dim=32, depth=4, num_heads=2,
             window_size=4, global_attn_indexes=(1, 3))
@@ -96,8 +95,7 @@ def test_rel_pos_table_equals_segment_anything():
 def test_bf16_encoder_on_this_cpu():
     """bf16 (native on this CPU): matmul weights stored in bf16, fp32
     outputs within bf16 accuracy of fp32, the numerics of plain autocast."""
-    from projects.risam.models.backbones.encoder_dtype import \
-        cpu_has_native_bf16
+    from projects.risam.models.backbones.encoder_dtype import cpu_has_native_bf16
     if not cpu_has_native_bf16():
         pytest.skip('no native bf16 on this CPU (covered by the fallback)')
     _, ref = _pair()  # SDPA attention, as the bf16 encoder

@@ -5,8 +5,8 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
 from mmseg.registry import MODELS
+
 from projects.risam.datasets.refshapes import generate_refshapes
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,7 @@ import sys
 
 import cv2
 
-from projects.risam.datasets.reference_counts import (REFERENCE_COUNTS,
-                                                      reference_key)
+from projects.risam.datasets.reference_counts import REFERENCE_COUNTS, reference_key
 
 from .conftest import DEMO_CONFIG, REPO, data_options
 

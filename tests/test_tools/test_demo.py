@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
-
 from mmseg.registry import DATASETS
+
 from projects.risam.apis import inference_refer, init_refer_model
 
-from .conftest import DEMO_CONFIG, REPO, data_options
+from .conftest import DEMO_CONFIG, REPO
 
 SENTENCES = ['the red shape', 'the leftmost shape', 'the biggest circle']
 

@@ -91,8 +91,8 @@ def _expected_counts() -> dict:
     are frozen; FE, fusion and decoder train."""
     import open_clip
     from mmengine.config import Config
-    from segment_anything import sam_model_registry
     from mmseg.registry import MODELS
+    from segment_anything import sam_model_registry
     enc = sam_model_registry['vit_b']().image_encoder
     sam = sum(p.numel() for n, p in enc.named_parameters()
               if not n.startswith('neck.'))

@@ -9,8 +9,7 @@ import pytest
 import torch
 from pycocotools import mask as mask_utils
 
-from projects.risam.apis import RISAMInferencer, inference_refer, \
-    init_refer_model
+from projects.risam.apis import RISAMInferencer, inference_refer, init_refer_model
 
 from .conftest import DEMO_CONFIG, REPO
 

@@ -12,8 +12,7 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 
-from projects.risam.datasets import (GReferDataset, PhraseCutDataset,
-                                     ReferDataset)
+from projects.risam.datasets import GReferDataset, PhraseCutDataset, ReferDataset
 
 from .conftest import DEMO_CONFIG, REPO
 from .test_test_tool import run_tool

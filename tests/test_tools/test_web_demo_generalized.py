@@ -12,8 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from projects.risam.apis import RISAMInferencer, demo_examples, \
-    inference_refer
+from projects.risam.apis import RISAMInferencer, demo_examples, inference_refer
 from projects.risam.datasets.grefshapes import generate_grefshapes
 from projects.risam.datasets.refer_io import ReferFormatError
 

@@ -13,15 +13,17 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from projects.risam.registry import MODELS
-from projects.risam.utils.checkpoint import (CheckpointError,
-                                             check_state_dict,
-                                             frozen_pretrained_prefixes,
-                                             is_intact_checkpoint,
-                                             load_state_dict_file,
-                                             load_strict, read_checkpoint,
-                                             unwrap_state_dict)
-from projects.risam.utils.resume import (find_resume_checkpoint,
-                                         resume_warning)
+from projects.risam.utils.checkpoint import (
+    CheckpointError,
+    check_state_dict,
+    frozen_pretrained_prefixes,
+    is_intact_checkpoint,
+    load_state_dict_file,
+    load_strict,
+    read_checkpoint,
+    unwrap_state_dict,
+)
+from projects.risam.utils.resume import find_resume_checkpoint, resume_warning
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
@@ -175,10 +177,8 @@ def test_strict_load_refuses_another_config(tmp_path):
 
 def test_encoder_loaders_share_the_unwrapping(tmp_path):
     """The SAM and CLIP file readers unwrap DDP/state_dict containers."""
-    from projects.risam.models.backbones.sam_backbone import \
-        load_sam_image_encoder_state
-    from projects.risam.models.text_encoders.clip_token_encoder import \
-        load_open_clip_text_state
+    from projects.risam.models.backbones.sam_backbone import load_sam_image_encoder_state
+    from projects.risam.models.text_encoders.clip_token_encoder import load_open_clip_text_state
     w = torch.randn(3)
     path = tmp_path / 'wrapped.pth'
     torch.save(dict(state_dict={'module.image_encoder.a': w,

@@ -14,8 +14,12 @@ from mmengine.config import Config
 
 from projects.risam.utils import launch
 from projects.risam.utils.checkpoint import CheckpointError
-from projects.risam.utils.launch import (LaunchError, configure_launcher,
-                                         precheck, set_collect_device)
+from projects.risam.utils.launch import (
+    LaunchError,
+    configure_launcher,
+    precheck,
+    set_collect_device,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
@@ -141,6 +145,7 @@ def _resume_worker(rank: int, world: int, port: int, root: str) -> None:
     """Each rank sees its own work dir (another node's disk): rank 0 has an
     intact iter_2 and a truncated iter_4, rank 1 only a newer iter_6."""
     import torch.distributed as dist
+
     from projects.risam.utils.resume import choose_resume_checkpoint
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
                             rank=rank, world_size=world)

@@ -16,9 +16,12 @@ from mmengine.runner import Runner
 
 from projects.risam.datasets.refshapes import generate_refshapes
 from projects.risam.registry import MODELS
-from projects.risam.utils.checkpoint import (FROZEN_META_KEY, CheckpointError,
-                                             fill_frozen_weights,
-                                             leave_out_frozen_weights)
+from projects.risam.utils.checkpoint import (
+    FROZEN_META_KEY,
+    CheckpointError,
+    fill_frozen_weights,
+    leave_out_frozen_weights,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'

@@ -72,21 +72,18 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from segment_anything.modeling import ImageEncoderViT
 from torch import nn
 
 import projects.risam  # noqa: F401
 from projects.risam.apis import RISAMInferencer
 from projects.risam.deployment import ONNXRISAM, export_onnx
-from projects.risam.deployment.onnx_export import (PromptDecoderGraph,
-                                                   _export_mode)
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
-from projects.risam.models.backbones.sam_backbone import (SAM_ARCHS,
-                                                          SAMBackbone)
+from projects.risam.deployment.onnx_export import PromptDecoderGraph, _export_mode
 from projects.risam.image_encoding import FeatureCacheWriter
-from projects.risam.models.layers.sam_sdpa_attention import \
-    swap_sam_attention
+from projects.risam.models.backbones.sam_backbone import SAM_ARCHS, SAMBackbone
+from projects.risam.models.layers.sam_sdpa_attention import swap_sam_attention
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
 DEMO = 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'

@@ -24,11 +24,11 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
+from mmseg.registry import DATASETS, MODELS
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import group_indices_by_image
 from projects.risam.image_encoding import FeatureCacheWriter, image_key
-from mmseg.registry import DATASETS, MODELS
 from projects.risam.utils.checkpoint import load_strict
 from projects.risam.utils.cli import add_debug_argument, run_tool
 

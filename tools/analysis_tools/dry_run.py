@@ -58,8 +58,7 @@ import projects.risam  # noqa: F401  (registers RISAM, allow-lists resume)
 from projects.risam.datasets.refer_io import load_json, load_plain_pickle
 from projects.risam.datasets.refshapes import generate_refshapes
 from projects.risam.utils.cli import add_debug_argument, run_tool
-from projects.risam.utils.output import (OutputError, check_output_file,
-                                         write_text)
+from projects.risam.utils.output import OutputError, check_output_file, write_text
 
 #: COCO train2014's two commonest image sizes, (width, height).
 COCO_SIZES: Tuple[Tuple[int, int], ...] = ((640, 480), (427, 640))
@@ -600,13 +599,15 @@ def summary(report: dict) -> str:
     """A few lines a person reads; the JSON has everything."""
     gib = 2**30
     st = report['train']['stage_seconds_per_iter']
+    iters = report['train']['iter_seconds']
+    mean_iter = sum(iters) / len(iters)
     lines = [
         f'dry_run: {report["config"]} on {report["device"]}, '
         f'{report["iters"]} x batch {report["batch_size"]} at '
         f'{report["input_size"]}',
         '  s/iter: ' + ', '.join(
             f'{k} {v:.2f}' for k, v in st.items() if v is not None) +
-        f' (iteration {sum(report["train"]["iter_seconds"]) / len(report["train"]["iter_seconds"]):.2f})',
+        f' (iteration {mean_iter:.2f})',
         f'  val: {report["val"]["seconds_per_sample"]:.2f} s/sample; '
         f'checkpoint {report["checkpoint"]["file"]} '
         f'{report["checkpoint"]["bytes"] / gib:.2f} GiB; resume '

@@ -55,8 +55,9 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     _drop_checkpoints(cfg)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    import projects.risam  # noqa: F401  (registers the RISAM names)
     from mmseg.registry import MODELS
+
+    import projects.risam  # noqa: F401  (registers the RISAM names)
     model = MODELS.build(cfg.model)
 
     rows = count(model, args.depth)

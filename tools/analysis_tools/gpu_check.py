@@ -241,7 +241,7 @@ def measure_encoder(device: torch.device, *, arch='vit_h', size=1024,
         enc = SAMBackbone(arch=arch, feature_enhancement=None,
                           encoder_dtype=dtype).to(device)
         with torch.no_grad():
-            stat = timed(lambda: enc.encode(x), device, iters=iters)
+            stat = timed(lambda e=enc: e.encode(x), device, iters=iters)
         out[dtype] = dict(
             images_per_s=round(batch / stat['seconds_per_iter'], 3),
             peak_memory_bytes=stat['peak_memory_bytes'])
@@ -436,8 +436,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     try:
         check_stack()
-        from projects.risam.utils.output import (check_output_file,
-                                                 write_text)
+        from projects.risam.utils.output import check_output_file, write_text
         if args.json:
             args.json = check_output_file(args.json, args.overwrite)
         if not torch.cuda.is_available():

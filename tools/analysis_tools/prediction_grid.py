@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
+from mmseg.registry import DATASETS
 
 import projects.risam  # noqa: F401  (registers RISAM)
-from mmseg.registry import DATASETS
 from projects.risam.apis import init_refer_model
 from projects.risam.utils.cli import add_debug_argument, run_tool
 from projects.risam.utils.output import check_output_file, write_image

@@ -30,11 +30,10 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import projects.risam  # noqa: F401  (registers the datasets)
-from projects.risam.registry import DATASETS
 from projects.risam.datasets import ReferFormatError
-from projects.risam.datasets.reference_counts import (REFERENCE_COUNTS,
-                                                      reference_key)
+from projects.risam.datasets.reference_counts import REFERENCE_COUNTS, reference_key
 from projects.risam.datasets.validation import image_problem
+from projects.risam.registry import DATASETS
 from projects.risam.utils.cli import add_debug_argument, run_tool
 
 _ALL_SPLITS = {'train', 'val', 'testA', 'testB'}  # gRefCOCO's

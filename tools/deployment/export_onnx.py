@@ -27,10 +27,9 @@ from mmengine.config import Config
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.apis import init_refer_model, prepare_image
 from projects.risam.apis.risam_inferencer import read_image
-from projects.risam.utils.cli import one_line
 from projects.risam.deployment import check_onnx, export_onnx, passes
-from projects.risam.deployment.onnx_export import (DECODER_FILE, ENCODER_FILE,
-                                                   META_FILE)
+from projects.risam.deployment.onnx_export import DECODER_FILE, ENCODER_FILE, META_FILE
+from projects.risam.utils.cli import one_line
 
 
 def parse_args() -> argparse.Namespace:

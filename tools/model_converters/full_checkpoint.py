@@ -24,8 +24,7 @@ from mmengine.registry import init_default_scope
 
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.registry import MODELS
-from projects.risam.utils.checkpoint import (FROZEN_META_KEY, load_strict,
-                                             read_checkpoint)
+from projects.risam.utils.checkpoint import FROZEN_META_KEY, load_strict, read_checkpoint
 from projects.risam.utils.cli import add_debug_argument, run_tool
 from projects.risam.utils.encoder_files import check_encoder_files
 from projects.risam.utils.output import check_output_file

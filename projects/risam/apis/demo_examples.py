@@ -72,4 +72,4 @@ def demo_examples(cfg: Config, split: str = 'val',
     return [e for k in KIND_ORDER for e in chosen[k]]
 
 
-__all__ = ['DemoExample', 'demo_examples', 'KIND_ORDER']
+__all__ = ['KIND_ORDER', 'DemoExample', 'demo_examples']

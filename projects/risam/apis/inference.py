@@ -12,13 +12,11 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-
-from ..registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..registry import MODELS
 from ..utils.checkpoint import load_strict
-from ..utils.encoder_files import (check_checkpoint_covers,
-                                   use_checkpoint_for_missing)
+from ..utils.encoder_files import check_checkpoint_covers, use_checkpoint_for_missing
 
 # Steps of a test pipeline that need a dataset annotation, not just an image.
 _ANNOTATION_STEPS = {'risam.LoadReferAnnotations', 'LoadAnnotations'}

@@ -25,9 +25,8 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from torch import Tensor
-
 from mmseg.structures import SegDataSample
+from torch import Tensor
 
 from ..visualization import overlay
 from .inference import init_refer_model, prepare_image, segment_visual
@@ -280,5 +279,10 @@ class RISAMInferencer:
             cv2.imwrite(vis_path, picture)
 
 
-__all__ = ['RISAMInferencer', 'ImageEmbedding', 'mask_score', 'read_image',
-           'image_digest']
+__all__ = [
+    'ImageEmbedding',
+    'RISAMInferencer',
+    'image_digest',
+    'mask_score',
+    'read_image',
+]

@@ -8,7 +8,14 @@ from .refer_io import ReferFormatError, RestrictedUnpickler, load_refs
 from .transforms import LoadReferAnnotations
 
 __all__ = [
-    'BaseReferDataset', 'ReferDataset', 'GReferDataset', 'PhraseCutDataset',
-    'LoadReferAnnotations', 'ReferFormatError', 'RestrictedUnpickler',
-    'load_refs', 'ImageGroupedSampler', 'group_indices_by_image'
+    'BaseReferDataset',
+    'GReferDataset',
+    'ImageGroupedSampler',
+    'LoadReferAnnotations',
+    'PhraseCutDataset',
+    'ReferDataset',
+    'ReferFormatError',
+    'RestrictedUnpickler',
+    'group_indices_by_image',
+    'load_refs'
 ]

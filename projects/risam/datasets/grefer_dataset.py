@@ -10,7 +10,6 @@ A no-target sentence yields an all-zero mask and ``no_target=True``; several
 targets yield the union of their masks.
 """
 from ..registry import DATASETS
-
 from .refer_dataset import ReferDataset
 
 __all__ = ['GReferDataset']

@@ -66,12 +66,15 @@ from typing import Dict, FrozenSet, List, Tuple
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from .refshapes import (COLOURS, SHAPES, _image, split_plan, write_image,
-                        write_instances)
+from .refshapes import COLOURS, SHAPES, _image, split_plan, write_image, write_instances
 
 __all__ = [
-    'generate_grefshapes', 'multi_target_expressions',
-    'no_target_expressions', 'KINDS', 'MULTI_TYPES', 'NONE_TYPES'
+    'KINDS',
+    'MULTI_TYPES',
+    'NONE_TYPES',
+    'generate_grefshapes',
+    'multi_target_expressions',
+    'no_target_expressions'
 ]
 
 # gRefCOCO (GRES, CVPR 2023, Sec. 3): 278,232 expressions, 80,022 of them

@@ -18,7 +18,6 @@ import re
 from typing import List, Optional
 
 from ..registry import DATASETS
-
 from .base_refer_dataset import BaseReferDataset
 from .refer_io import load_json, refer_error
 from .validation import segmentation_problem

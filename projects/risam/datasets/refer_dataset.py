@@ -22,12 +22,11 @@ import re
 from typing import Dict, List, Optional
 
 from ..registry import DATASETS
-
 from .base_refer_dataset import BaseReferDataset
 from .refer_io import load_json, load_refs, refer_error
 from .validation import segmentation_problem
 
-__all__ = ['ReferDataset', 'SPLITS', 'SPLIT_BYS']
+__all__ = ['SPLITS', 'SPLIT_BYS', 'ReferDataset']
 
 
 def _json_name(value) -> str:

@@ -15,8 +15,12 @@ from typing import Any, List, Optional
 from mmengine import fileio
 
 __all__ = [
-    'ReferFormatError', 'RestrictedUnpickler', 'load_plain_pickle',
-    'load_refs', 'load_json', 'refer_error'
+    'ReferFormatError',
+    'RestrictedUnpickler',
+    'load_json',
+    'load_plain_pickle',
+    'load_refs',
+    'refer_error'
 ]
 
 

@@ -46,7 +46,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from mmengine.utils import ProgressBar
 
-__all__ = ['generate_refshapes', 'SHAPES', 'COLOURS']
+__all__ = ['COLOURS', 'SHAPES', 'generate_refshapes']
 
 SHAPES = ('circle', 'square', 'triangle', 'diamond')
 COLOURS: Dict[str, Tuple[int, int, int]] = {  # RGB

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pycocotools.mask as mask_utils
 
-__all__ = ['segmentation_problem', 'image_problem', 'polygon_points']
+__all__ = ['image_problem', 'polygon_points', 'segmentation_problem']
 
 _JPEG_EOI = b'\xff\xd9'
 _PNG_IEND = b'IEND\xaeB`\x82'

@@ -25,10 +25,9 @@ from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmseg.structures import SegDataSample
 from segment_anything.modeling.image_encoder import Attention
 from torch import Tensor, nn
-
-from mmseg.structures import SegDataSample
 
 from ..models.backbones.base_visual_backbone import BaseVisualBackbone
 from ..models.layers.sam_sdpa_attention import SAMSDPAttention
@@ -250,5 +249,11 @@ def passes(figures: dict, *, max_logit_diff: float = 1e-3,
             and figures['mask_agreement'] >= min_mask_agreement)
 
 
-__all__ = ['ImageEncoderGraph', 'PromptDecoderGraph', 'ONNXRISAM',
-           'export_onnx', 'check_onnx', 'passes']
+__all__ = [
+    'ONNXRISAM',
+    'ImageEncoderGraph',
+    'PromptDecoderGraph',
+    'check_onnx',
+    'export_onnx',
+    'passes',
+]

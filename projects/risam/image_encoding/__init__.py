@@ -6,8 +6,7 @@ backbone's ``encode``/``fingerprint``), by
 ``tools/analysis_tools/cache_features.py`` and by
 :class:`~projects.risam.datasets.ImageGroupedSampler`.
 """
-from .feature_cache import (FeatureCache, FeatureCacheMismatch,
-                            FeatureCacheWriter)
+from .feature_cache import FeatureCache, FeatureCacheMismatch, FeatureCacheWriter
 from .image_identity import image_key
 from .shared_encoding import encode_images
 

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['FeatureCache', 'FeatureCacheWriter', 'FeatureCacheMismatch']
+__all__ = ['FeatureCache', 'FeatureCacheMismatch', 'FeatureCacheWriter']
 
 INDEX = 'index.json'
 VERSION = 2

@@ -8,8 +8,15 @@ from .segmentors import RISAM
 from .text_encoders import CLIPTokenEncoder
 
 __all__ = [
-    'BaseVisualBackbone', 'CLIPTokenEncoder', 'FeatureEnhancement',
-    'MutualAwareAttention', 'MutualAwareFusion', 'MutualAwareMaskDecoder',
-    'RISAM', 'RISAMDataPreProcessor', 'RISAMFocalDiceLoss',
-    'RISAMVisualEncoder', 'SAMBackbone'
+    'RISAM',
+    'BaseVisualBackbone',
+    'CLIPTokenEncoder',
+    'FeatureEnhancement',
+    'MutualAwareAttention',
+    'MutualAwareFusion',
+    'MutualAwareMaskDecoder',
+    'RISAMDataPreProcessor',
+    'RISAMFocalDiceLoss',
+    'RISAMVisualEncoder',
+    'SAMBackbone'
 ]

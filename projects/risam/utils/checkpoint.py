@@ -28,20 +28,26 @@ import pickle
 import re
 import zipfile
 from collections import OrderedDict
-from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
-                    Tuple)
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
-                                        load_state_dict)
+from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_state_dict
 from torch import Tensor, nn
 
 __all__ = [
-    'CheckpointError', 'RefusedCheckpointError', 'read_checkpoint',
+    'FROZEN_META_KEY',
+    'CheckpointError',
+    'RefusedCheckpointError',
+    'check_state_dict',
+    'fill_frozen_weights',
+    'frozen_pretrained_prefixes',
+    'is_intact_checkpoint',
+    'leave_out_frozen_weights',
+    'load_state_dict_file',
+    'load_strict',
+    'read_checkpoint',
     'register_weights_only_loader',
-    'unwrap_state_dict', 'load_state_dict_file', 'frozen_pretrained_prefixes',
-    'check_state_dict', 'load_strict', 'is_intact_checkpoint',
-    'leave_out_frozen_weights', 'fill_frozen_weights', 'FROZEN_META_KEY'
+    'unwrap_state_dict'
 ]
 
 #: ``checkpoint['meta']`` entry of a slim checkpoint: the key prefixes that

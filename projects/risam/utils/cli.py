@@ -1,11 +1,12 @@
 """Run a command-line tool: a user's mistake is one line, not a traceback.
 
 Errors that describe the user's input (a checkpoint that is refused or does
-not fit, a launcher without the device it needs, a bad annotation or image, an output that would be overwritten or
-cannot be written, a missing file) end the tool with ``PROG: error: <one
-line>`` and exit status 1. ``--debug`` anywhere on the command line shows the
-full traceback instead. Exceptions raised in a data-loader worker arrive with
-the worker's traceback folded into their message; only its last line is kept.
+not fit, a launcher without the device it needs, a bad annotation or image,
+an output that would be overwritten or cannot be written, a missing file)
+end the tool with ``PROG: error: <one line>`` and exit status 1. ``--debug``
+anywhere on the command line shows the full traceback instead. Exceptions
+raised in a data-loader worker arrive with the worker's traceback folded
+into their message; only its last line is kept.
 """
 import argparse
 import sys

@@ -22,9 +22,14 @@ from torch import nn
 
 from .checkpoint import FROZEN_META_KEY, load_state_dict_file, read_checkpoint
 
-__all__ = ['EncoderFile', 'EncoderFileError', 'encoder_files',
-           'check_encoder_files', 'use_checkpoint_for_missing',
-           'check_checkpoint_covers']
+__all__ = [
+    'EncoderFile',
+    'EncoderFileError',
+    'check_checkpoint_covers',
+    'check_encoder_files',
+    'encoder_files',
+    'use_checkpoint_for_missing',
+]
 
 #: constructor arguments that name an encoder's own weight file
 FILE_ARGUMENTS = ('checkpoint', 'pretrained')

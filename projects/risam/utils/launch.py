@@ -40,9 +40,17 @@ import torch.multiprocessing as mp
 from mmengine.config import Config
 from mmengine.dist import init_dist
 
-__all__ = ['LaunchError', 'DEVICE_HELP', 'hide_gpus', 'cuda_problem',
-           'cuda_launch_error', 'check_amp', 'configure_launcher',
-           'set_collect_device', 'precheck']
+__all__ = [
+    'DEVICE_HELP',
+    'LaunchError',
+    'check_amp',
+    'configure_launcher',
+    'cuda_launch_error',
+    'cuda_problem',
+    'hide_gpus',
+    'precheck',
+    'set_collect_device',
+]
 
 #: ``--device`` help text shared by the tools.
 DEVICE_HELP = ('cpu: run on CPU processes (with --launcher pytorch: over '

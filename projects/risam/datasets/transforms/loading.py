@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import pycocotools.mask as mask_utils
 from mmcv.transforms import BaseTransform
+
 from ...registry import TRANSFORMS
 
 __all__ = ['LoadReferAnnotations', 'decode_segmentation', 'union_mask']

@@ -8,10 +8,11 @@ import numpy as np
 from mmengine import fileio
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from mmseg.structures import SegDataSample
+
+from projects.risam.visualization import overlay
 
 from ...registry import HOOKS
-from mmseg.structures import SegDataSample
-from projects.risam.visualization import overlay
 
 
 @HOOKS.register_module()

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
+
 from ...registry import METRICS
 
 __all__ = ['ReferMetric']

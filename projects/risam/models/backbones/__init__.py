@@ -4,5 +4,11 @@ from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
 from .sam_backbone import SAM_ARCHS, SAMBackbone, sincos_pos_embed_2d
 from .visual_encoder import RISAMVisualEncoder
 
-__all__ = ['BaseVisualBackbone', 'RISAMVisualEncoder', 'SAMBackbone',
-           'SAM_ARCHS', 'sincos_pos_embed_2d', 'state_fingerprint']
+__all__ = [
+           'SAM_ARCHS',
+           'BaseVisualBackbone',
+           'RISAMVisualEncoder',
+           'SAMBackbone',
+           'sincos_pos_embed_2d',
+           'state_fingerprint',
+]

@@ -19,8 +19,13 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-__all__ = ['ENCODER_DTYPES', 'cpu_has_native_bf16', 'resolve_encoder_dtype',
-           'cast_matmul_weights', 'encoder_autocast']
+__all__ = [
+    'ENCODER_DTYPES',
+    'cast_matmul_weights',
+    'cpu_has_native_bf16',
+    'encoder_autocast',
+    'resolve_encoder_dtype',
+]
 
 ENCODER_DTYPES = ('fp32', 'bf16')
 

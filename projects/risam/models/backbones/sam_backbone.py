@@ -8,13 +8,11 @@ from segment_anything.modeling import ImageEncoderViT
 from torch import Tensor, nn
 
 from ...registry import MODELS
+from ...utils.checkpoint import load_state_dict_file
 from ..layers import sincos_pos_embed_2d, swap_sam_attention
 from ..necks.feature_enhancement import FeatureEnhancement
 from .base_visual_backbone import BaseVisualBackbone, state_fingerprint
-from .encoder_dtype import (cast_matmul_weights, encoder_autocast,
-                            resolve_encoder_dtype)
-
-from ...utils.checkpoint import load_state_dict_file
+from .encoder_dtype import cast_matmul_weights, encoder_autocast, resolve_encoder_dtype
 
 # Encoder hyper-parameters of the official checkpoints (segment_anything's
 # build_sam.py); img_size 1024, patch 16, window 14, relative positions.
@@ -267,4 +265,4 @@ class SAMBackbone(BaseVisualBackbone):
         return self.enhance(self.encode(x))
 
 
-__all__ = ['SAMBackbone', 'SAM_ARCHS', 'sincos_pos_embed_2d']
+__all__ = ['SAM_ARCHS', 'SAMBackbone', 'sincos_pos_embed_2d']

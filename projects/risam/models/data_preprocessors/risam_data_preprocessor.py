@@ -3,8 +3,8 @@ marks the samples that show one image."""
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
-
 from mmseg.models.data_preprocessor import SegDataPreProcessor
+
 from ...image_encoding.image_identity import image_key
 from ...registry import MODELS
 

@@ -7,9 +7,8 @@ from segment_anything.modeling.prompt_encoder import PositionEmbeddingRandom
 from torch import Tensor, nn
 
 from ...registry import MODELS
-from .base_mask_head import BaseMaskHead
-
 from ...utils.checkpoint import CheckpointError, load_state_dict_file
+from .base_mask_head import BaseMaskHead
 
 
 def load_sam_decoder_state(path: str) -> Dict[str, Tensor]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from segment_anything.modeling.image_encoder import Attention
 from torch import Tensor, nn
 
-__all__ = ['SAMSDPAttention', 'swap_sam_attention', 'rel_pos_table']
+__all__ = ['SAMSDPAttention', 'rel_pos_table', 'swap_sam_attention']
 
 
 def rel_pos_table(q_size: int, k_size: int, rel_pos: Tensor) -> Tensor:

@@ -87,4 +87,4 @@ class BidirectionalCrossModalFusion(BlockStackFusion):
             text_pos_embed=text_pos_embed, init_cfg=init_cfg)
 
 
-__all__ = ['BidirectionalCrossModalFusion', 'BidirectionalCrossModalBlock']
+__all__ = ['BidirectionalCrossModalBlock', 'BidirectionalCrossModalFusion']

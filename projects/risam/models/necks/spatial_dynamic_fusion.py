@@ -89,4 +89,4 @@ class SpatialDynamicFusion(BlockStackFusion):
             text_pos_embed=text_pos_embed, init_cfg=init_cfg)
 
 
-__all__ = ['SpatialDynamicFusion', 'SpatialDynamicBlock', 'words_softmax']
+__all__ = ['SpatialDynamicBlock', 'SpatialDynamicFusion', 'words_softmax']

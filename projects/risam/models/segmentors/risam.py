@@ -4,13 +4,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.utils import OptConfigType, SampleList
 from torch import Tensor
 
-from mmseg.models.segmentors.base import BaseSegmentor
-from ...registry import MODELS
-from mmseg.utils import OptConfigType, SampleList
-
 from ...image_encoding import FeatureCache, encode_images, image_key
+from ...registry import MODELS
 from ..backbones import BaseVisualBackbone
 from ..data_preprocessors.risam_data_preprocessor import SAME_IMAGE_KEY
 

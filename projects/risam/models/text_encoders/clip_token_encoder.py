@@ -9,7 +9,6 @@ from open_clip.model import _build_text_tower
 from torch import Tensor, nn
 
 from ...registry import MODELS
-
 from ...utils.checkpoint import load_state_dict_file
 
 _SKIP_PREFIXES = ('visual.', 'logit_scale', 'logit_bias')
