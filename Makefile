@@ -19,7 +19,7 @@ GDEMO_WORK   ?= work_dirs/demo-generalized
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.risam-setup
 
-.PHONY: setup demo demo-generalized test test-fast mutation
+.PHONY: setup demo demo-generalized test test-fast lint mutation
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ $(STAMP): setup.py pyproject.toml requirements/*.txt tools/setup_env.sh
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the lint gate (ruff; settings in pyproject.toml, hook in .pre-commit-config.yaml)
+lint: setup
+	$(BIN)/ruff check .
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
