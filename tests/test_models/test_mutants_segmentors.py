@@ -102,3 +102,55 @@ def test_loss_reads_the_sentences():
         with torch.no_grad():
             losses.append(sum(model.loss(inputs, [ds]).values()).item())
     assert abs(losses[0] - losses[1]) > 1e-4
+
+
+def _tiny_cfg():
+    init_default_scope('mmseg')
+    return Config.fromfile(TINY).model
+
+
+def test_default_threshold_is_the_papers_0_35_and_predict_uses_it():
+    """§4.2: "we binarize the mask with a threshold of 0.35"."""
+    cfg = _tiny_cfg()
+    cfg.pop('threshold')
+    model = MODELS.build(cfg).eval()
+    assert model.threshold == 0.35
+    # sigmoid(-0.63) = 0.3475, sigmoid(-0.61) = 0.3521
+    logits = torch.tensor([[[[-0.63, -0.61], [-0.61, -0.63]]]])
+    model._forward = lambda inputs, data_samples: logits
+    ds = SegDataSample(metainfo=dict(img_shape=(2, 2), ori_shape=(2, 2)))
+    out = model.predict(torch.zeros(1, 3, 2, 2), [ds])[0]
+    assert out.pred_sem_seg.data.tolist() == [[[0, 1], [1, 0]]]
+
+
+def test_init_cfg_reaches_base_segmentor():
+    cfg = _tiny_cfg()
+    init_cfg = dict(type='Normal', layer='Conv2d', std=0.01)
+    cfg.init_cfg = init_cfg
+    model = MODELS.build(cfg)
+    assert model.init_cfg == init_cfg
+
+
+def test_a_missing_sentence_is_the_empty_sentence():
+    """A sample without ``text`` (or no samples at all) reads ``''``, the
+    same as an explicit empty sentence, in every entry point."""
+    model = _model()
+    inputs = torch.randn(2, 3, 64, 64)
+    blank = [dict(text='', img_shape=(64, 64), ori_shape=(64, 64))] * 2
+    missing = [dict(img_shape=(64, 64), ori_shape=(64, 64))] * 2
+    assert RISAM._texts([SegDataSample(metainfo=m) for m in missing]) == [
+        '', '']
+    with torch.no_grad():
+        want = model._forward(inputs,
+                              [SegDataSample(metainfo=m) for m in blank])
+        got = model._forward(inputs,
+                             [SegDataSample(metainfo=m) for m in missing])
+        none = model._forward(inputs)
+        other = model._forward(inputs, [
+            SegDataSample(metainfo=dict(m, text='None')) for m in blank])
+        decoded = model.encode_decode(inputs, missing)
+        decoded_blank = model.encode_decode(inputs, blank)
+    assert (other - want).abs().max() > 1e-3  # the sentence matters
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(none, want, atol=1e-6)
+    assert torch.allclose(decoded, decoded_blank, atol=1e-6)
