@@ -1,0 +1,323 @@
+"""Unit tests of ``projects.risam.image_encoding`` that mutation testing asks
+for: the image identity rule, the shared encoding's grouping, and the
+frozen-feature cache's index, shards, checks and messages, on a toy backbone
+(no model is built, so every test runs in milliseconds)."""
+import json
+from typing import List
+
+import pytest
+import torch
+from torch import Tensor
+
+from projects.risam.image_encoding import (
+    FeatureCache,
+    FeatureCacheMismatch,
+    FeatureCacheWriter,
+    encode_images,
+    image_key,
+)
+from projects.risam.image_encoding.feature_cache import _first_difference
+from projects.risam.image_encoding.shared_encoding import _take
+
+FP = dict(encoder='toy', taps=[1, 2], encoder_sha256='abc')
+
+
+class ToyBackbone:
+    """``encode``: two maps of different sizes, a per-image function of the
+    pixels; records the batch size of every call."""
+
+    def __init__(self, frozen: bool = True) -> None:
+        self.encoder_frozen = frozen
+        self.calls: List[int] = []
+
+    def encode(self, x: Tensor):
+        self.calls.append(len(x))
+        return (x[:, :2] * 2 + 1, x[:, :1, ::2, ::2] - 3)
+
+    def fingerprint(self) -> dict:
+        return dict(FP)
+
+
+def _images(n: int) -> Tensor:
+    return torch.arange(n * 3 * 4 * 4, dtype=torch.float32).view(n, 3, 4, 4)
+
+
+def _per_sample(x: Tensor):
+    return ToyBackbone().encode(x)
+
+
+def _assert_same(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and torch.equal(a, b)
+
+
+# -- image_key -----------------------------------------------------------
+def test_image_key_prefers_img_id_then_img_path():
+    assert image_key(dict(img_id=3, img_path='a.png')) == '3'
+    assert image_key(dict(img_id=0, img_path='a.png')) == '0'  # falsy id
+    assert image_key(dict(img_id=None, img_path='a.png')) == 'a.png'
+    assert image_key(dict(img_path='b.png')) == 'b.png'
+    assert image_key(dict(img_path=None)) is None
+    assert image_key({}) is None
+
+
+# -- _first_difference ---------------------------------------------------
+def test_first_difference_names_the_first_differing_path():
+    assert _first_difference(dict(a=1, b=[1, 2]), dict(a=1, b=(1, 2))) is None
+    assert _first_difference(
+        dict(z=1, a=dict(x=1, y=2)), dict(z=2, a=dict(x=1, y=3))) == \
+        'a.y (cache: 2, model: 3)'  # sorted keys: 'a' before 'z'
+    assert _first_difference(dict(a=1), dict(a=1, b=2)) == \
+        'b (cache: None, model: 2)'
+    assert _first_difference([1, 2], (1, 3), 'p') == \
+        'p (cache: [1, 2], model: [1, 3])'
+    assert _first_difference(1, 1) is None
+    # one side a list or a dict, the other not: a plain difference
+    assert _first_difference([1, 2], None, 'p') == \
+        'p (cache: [1, 2], model: None)'
+    assert _first_difference(None, (1, ), 'p') == \
+        'p (cache: None, model: (1,))'
+    assert _first_difference(dict(a=1), None, 'p') == \
+        "p (cache: {'a': 1}, model: None)"
+    assert _first_difference(None, dict(a=1), 'p') == \
+        "p (cache: None, model: {'a': 1})"
+
+
+# -- FeatureCacheWriter ------------------------------------------------------
+def _write(tmp_path, n=5, shard_size=2, dtype='float16', name='cache'):
+    out = tmp_path / name / 'nested'
+    w = FeatureCacheWriter(out_dir=str(out), fingerprint=FP,
+                           input_size=(4, 4), dtype=dtype,
+                           shard_size=shard_size)
+    feats = _per_sample(_images(n))
+    for i in range(n):
+        w.add(f'img{i}', [t[i] for t in feats])
+    return out, w, feats
+
+
+def test_writer_index_shards_and_layout(tmp_path):
+    out, w, feats = _write(tmp_path)
+    # shard_size 2: two full shards written, the 5th image pending
+    assert sorted(p.name for p in out.iterdir()) == ['shard_00000.pt',
+                                                     'shard_00001.pt']
+    w.add('img0', [t[1] for t in feats])  # a key already there: ignored
+    index = w.close()
+    assert index == json.loads((out / 'index.json').read_text())
+    assert index['version'] == 2 and index['fingerprint'] == FP
+    assert index['input_size'] == [4, 4] and index['dtype'] == 'float16'
+    assert index['tap_shapes'] == [[2, 4, 4], [1, 2, 2]]
+    assert index['shards'] == ['shard_00000.pt', 'shard_00001.pt',
+                               'shard_00002.pt']
+    assert index['images'] == {'img0': [0, 0], 'img1': [0, 1],
+                               'img2': [1, 0], 'img3': [1, 1],
+                               'img4': [2, 0]}
+    # (2*4*4 + 1*2*2) fp16 values: 72 bytes
+    assert index['mb_per_image'] == round(72 / 2**20, 3)
+    shard = torch.load(out / 'shard_00001.pt', weights_only=True)
+    assert [s.dtype for s in shard] == [torch.float16] * 2
+    assert [tuple(s.shape) for s in shard] == [(2, 2, 4, 4), (2, 1, 2, 2)]
+    assert torch.equal(shard[0][1], feats[0][3].half())
+    assert len(torch.load(out / 'shard_00002.pt', weights_only=True)[0]) == 1
+
+
+def test_writer_mb_per_image_in_float32_and_empty(tmp_path):
+    _, w, _ = _write(tmp_path, n=1, dtype='float32', shard_size=64)
+    c = 1000  # 4 MB per image in float32: the rounding shows the units
+    w.index['tap_shapes'] = [[c, 1000, 1]]
+    assert w.close()['mb_per_image'] == round(c * 1000 * 4 / 2**20, 3)
+    empty = FeatureCacheWriter(out_dir=str(tmp_path / 'e'), fingerprint=FP,
+                               input_size=[4, 4])
+    index = empty.close()
+    assert index['mb_per_image'] == 0 and index['shards'] == []
+    assert index['dtype'] == 'float16' and index['tap_shapes'] is None
+    assert empty.shard_size == 64
+
+
+def test_writer_refuses_bad_dtype_and_other_shapes(tmp_path):
+    with pytest.raises(ValueError) as err:
+        FeatureCacheWriter(out_dir=str(tmp_path / 'x'), fingerprint=FP,
+                           input_size=(4, 4), dtype='int8')
+    assert str(err.value) == ("dtype must be one of ['float16', 'bfloat16', "
+                              "'float32']")
+    out, w, feats = _write(tmp_path, n=1)
+    with pytest.raises(ValueError) as err:
+        w.add('odd', [feats[0][0], feats[0][0]])
+    assert str(err.value) == (
+        f'feature cache {out}: image odd has maps [[2, 4, 4], [2, 4, 4]], '
+        'the cache holds [[2, 4, 4], [1, 2, 2]]')
+    # an existing folder is fine
+    FeatureCacheWriter(out_dir=str(out), fingerprint=FP, input_size=(4, 4))
+
+
+def test_writer_stores_bfloat16(tmp_path):
+    out, w, feats = _write(tmp_path, n=1, dtype='bfloat16')
+    w.close()
+    shard = torch.load(out / 'shard_00000.pt', weights_only=True)
+    assert shard[0].dtype == torch.bfloat16
+
+
+# -- FeatureCache --------------------------------------------------------
+def test_cache_reads_back_in_key_order_as_fp32(tmp_path):
+    out, w, feats = _write(tmp_path)
+    w.close()
+    cache = FeatureCache(str(out))
+    assert len(cache) == 5
+    assert 'img4' in cache and 'img9' not in cache and None not in cache
+    with pytest.raises(RuntimeError) as err:
+        cache.lookup(['img0'], torch.device('cpu'))
+    assert str(err.value) == (f'feature cache {out}: call verify() with the '
+                              'model fingerprint first')
+    cache.verify(dict(FP), [4, 4])
+    got = cache.lookup(['img4', 'img1', 'img1'], torch.device('cpu'))
+    want = tuple(t[[4, 1, 1]].half().float() for t in feats)
+    _assert_same(got, want)
+    assert all(t.dtype == torch.float32 for t in got)
+
+
+def test_cache_checks_once_and_names_what_differs(tmp_path):
+    out, w, _ = _write(tmp_path)
+    w.close()
+    cache = FeatureCache(str(out))
+    other = dict(FP, encoder_sha256='def')
+    with pytest.raises(FeatureCacheMismatch) as err:
+        cache.ensure_compatible(other, (4, 4))
+    assert str(err.value) == (
+        f'feature cache {out} was written by a different frozen encoder: '
+        'encoder_sha256 (cache: abc, model: def); rebuild it with '
+        'tools/analysis_tools/cache_features.py')
+    with pytest.raises(FeatureCacheMismatch, match=r'input_size \(cache: '
+                       r'\[4, 4\], model: \[8, 8\]\)'):
+        cache.ensure_compatible(FP, (8, 8))
+    assert not cache._verified
+    cache.ensure_compatible(FP, (4, 4))
+    assert cache._verified
+    cache.ensure_compatible(other, (8, 8))  # checked already: no cost
+
+
+def test_cache_refuses_a_missing_index_and_another_version(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        FeatureCache(str(tmp_path))
+    assert str(err.value) == (
+        f'feature cache {tmp_path}: no index.json (write it with '
+        'tools/analysis_tools/cache_features.py)')
+    (tmp_path / 'index.json').write_text(json.dumps(dict(version=1)))
+    with pytest.raises(FeatureCacheMismatch) as err:
+        FeatureCache(str(tmp_path))
+    assert str(err.value) == (
+        f'feature cache {tmp_path} has format version 1, this version reads '
+        '2; rebuild it with tools/analysis_tools/cache_features.py')
+
+
+def test_cache_loads_each_shard_once(tmp_path, monkeypatch):
+    out, w, _ = _write(tmp_path)
+    w.close()
+    cache = FeatureCache(str(out))
+    cache.verify(FP, (4, 4))
+    loads = []
+    load = torch.load
+
+    def counting(path, **kw):
+        loads.append((str(path), kw))
+        return load(path, **kw)
+
+    monkeypatch.setattr(torch, 'load', counting)
+    cache.lookup(['img0', 'img1', 'img2'], torch.device('cpu'))
+    cache.lookup(['img3'], torch.device('cpu'))
+    assert [p for p, _ in loads] == [str(out / 'shard_00000.pt'),
+                                     str(out / 'shard_00001.pt')]
+    assert loads[0][1]['weights_only'] is True
+
+
+# -- encode_images -------------------------------------------------------
+def test_take_returns_the_tensor_itself_for_all_rows_in_order():
+    t = _images(3)
+    assert _take(t, [0, 1, 2]) is t
+    assert torch.equal(_take(t, [2, 0, 0]), t[[2, 0, 0]])
+    assert torch.equal(_take(t, [0, 1]), t[:2])
+
+
+@pytest.mark.parametrize('keys,frozen,share', [
+    (None, True, True), (['a', None, 'a'], True, True),
+    (['a', 'a', 'a'], False, True), (['a', 'a', 'a'], True, False)])
+def test_every_sample_is_encoded_without_keys_or_sharing(keys, frozen, share):
+    bb = ToyBackbone(frozen)
+    x = _images(1).expand(3, -1, -1, -1)  # one image, three times
+    _assert_same(encode_images(bb, x, keys, share=share), _per_sample(x))
+    assert bb.calls == [3]
+
+
+def test_shared_encoding_groups_by_key_and_pixels():
+    bb = ToyBackbone()
+    imgs = _images(3)
+    # same key and pixels: one pass; same key other pixels, or other key
+    # same pixels: their own pass
+    x = imgs[[0, 0, 1, 0, 2, 2]]
+    keys = ['a', 'a', 'a', 'a', 'c', 'd']
+    out = encode_images(bb, x, keys)
+    _assert_same(out, _per_sample(x))
+    assert bb.calls == [4]
+
+
+def test_shared_encoding_trusts_same_image_as_labels():
+    x = _images(3)
+    bb = ToyBackbone()
+    # labels say samples 0 and 2 are one image: the second is not encoded
+    out = encode_images(bb, x, ['a', 'b', 'a'], same_image_as=[0, 1, 0])
+    assert bb.calls == [2]
+    _assert_same(out, _per_sample(x[[0, 1, 0]]))
+    # one unknown label: compare the images instead
+    bb = ToyBackbone()
+    out = encode_images(bb, x[[0, 1, 0]], ['a', 'a', 'a'],
+                        same_image_as=[0, None, 0])
+    assert bb.calls == [2]
+    _assert_same(out, _per_sample(x[[0, 1, 0]]))
+    # labels apart: encoded apart, though key and pixels agree
+    bb = ToyBackbone()
+    encode_images(bb, x[[0, 0]], ['a', 'a'], same_image_as=[0, 1])
+    assert bb.calls == [2]
+
+
+def _cache(tmp_path, keys, images):
+    w = FeatureCacheWriter(out_dir=str(tmp_path / 'cache'), fingerprint=FP,
+                           input_size=(4, 4), dtype='float32')
+    feats = _per_sample(images)
+    for i, k in enumerate(keys):
+        w.add(k, [t[i] for t in feats])
+    w.close()
+    return FeatureCache(str(tmp_path / 'cache'))
+
+
+def test_cached_and_live_samples_are_merged_in_place(tmp_path):
+    imgs = _images(4)
+    # the cache holds images 1 and 3 (key 'k1', 'k3'), with other values
+    # than live encoding would give, so the test sees which path ran
+    cache = _cache(tmp_path, ['k1', 'k3'], imgs[[1, 3]] + 0.5)
+    x = imgs[[0, 1, 2, 0, 3]]
+    keys = ['k0', 'k1', 'k2', 'k0', 'k3']
+    for share, calls in ((True, [2]), (False, [3])):
+        bb = ToyBackbone()
+        out = encode_images(bb, x, keys, share=share, cache=cache)
+        assert bb.calls == calls
+        want = _per_sample(x + torch.tensor([0, .5, 0, 0, .5]).view(
+            -1, 1, 1, 1))
+        _assert_same(out, want)
+    assert cache._verified
+
+
+def test_all_cached_skips_the_encoder_and_a_wrong_cache_is_refused(
+        tmp_path):
+    imgs = _images(2)
+    cache = _cache(tmp_path, ['k0', 'k1'], imgs)
+    bb = ToyBackbone()
+    out = encode_images(bb, imgs[[1, 0, 1]], ['k1', 'k0', 'k1'], share=False,
+                        cache=cache)
+    assert bb.calls == []
+    _assert_same(out, _per_sample(imgs[[1, 0, 1]]))
+    # the cache is checked against the fingerprint and the input size
+    other = FeatureCache(str(tmp_path / 'cache'))
+    with pytest.raises(FeatureCacheMismatch, match='input_size'):
+        encode_images(bb, torch.zeros(1, 3, 8, 8), ['k0'], cache=other)
+    bb.fingerprint = lambda: dict(FP, encoder='other')
+    with pytest.raises(FeatureCacheMismatch, match='encoder'):
+        encode_images(bb, imgs, ['k0', 'k1'], cache=other)
