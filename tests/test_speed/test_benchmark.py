@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from projects.risam.utils import peak_memory
+
 from .conftest import REPO
 
 
@@ -56,7 +58,8 @@ def test_peak_reset_failure_is_an_error(tmp_path, monkeypatch):
     """Without a reset of the peak RSS, the peak would include building the
     model: the step raises, it is never skipped."""
     bench = _benchmark_module()
-    monkeypatch.setattr(bench, 'CLEAR_REFS', str(tmp_path / 'no' / 'file'))
+    monkeypatch.setattr(peak_memory, 'CLEAR_REFS',
+                        str(tmp_path / 'no' / 'file'))
     with pytest.raises(bench.MeasurementError, match='peak RSS'):
         bench.reset_peak_rss()
 

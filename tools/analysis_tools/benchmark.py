@@ -84,6 +84,7 @@ from projects.risam.deployment.onnx_export import PromptDecoderGraph, _export_mo
 from projects.risam.image_encoding import FeatureCacheWriter
 from projects.risam.models.backbones.sam_backbone import SAM_ARCHS, SAMBackbone
 from projects.risam.models.layers.sam_sdpa_attention import swap_sam_attention
+from projects.risam.utils.peak_memory import MeasurementError, reset_peak_rss, status_mb
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
 DEMO = 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
@@ -125,33 +126,6 @@ def sam_encoder(arch: dict, size: int, seed: int = 0) -> ImageEncoderViT:
     return enc.eval()
 
 
-def _status_mb(field: str) -> float:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f'no {field} in /proc/self/status')
-
-
-class MeasurementError(RuntimeError):
-    """A measurement step failed: the figure it feeds would be wrong."""
-
-
-CLEAR_REFS = '/proc/self/clear_refs'
-
-
-def reset_peak_rss() -> None:
-    """Reset ``VmHWM`` to the current RSS. Without it the peak would
-    include everything before (model building), so a failure is an error,
-    never skipped."""
-    try:
-        with open(CLEAR_REFS, 'w') as f:
-            f.write('5')
-    except OSError as e:
-        raise MeasurementError(f'cannot reset the peak RSS ({CLEAR_REFS}: '
-                               f'{e.strerror or e})') from e
-
-
 def memory_worker(impl: str, arch: dict, size: int) -> None:
     """Subprocess body: print the forward's peak RSS growth in MB."""
     enc = sam_encoder(arch, size)
@@ -159,10 +133,10 @@ def memory_worker(impl: str, arch: dict, size: int) -> None:
         swap_sam_attention(enc)
     x = torch.randn(1, 3, size, size)
     reset_peak_rss()
-    before = _status_mb('VmRSS')
+    before = status_mb('VmRSS')
     with torch.no_grad():
         enc(x)
-    print(json.dumps(dict(peak_mb=_status_mb('VmHWM') - before)))
+    print(json.dumps(dict(peak_mb=status_mb('VmHWM') - before)))
 
 
 def _memory(impl: str, arch: dict, size: int) -> float:

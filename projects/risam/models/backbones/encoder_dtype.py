@@ -13,11 +13,14 @@ encoder in fp32, and a ``'bf16'`` encoder is bf16 with or without ``--amp``.
 """
 import contextlib
 import functools
-from typing import ContextManager
+import itertools
+from typing import ContextManager, Optional
 
 import torch
 from mmengine.logging import print_log
 from torch import nn
+
+from ...utils.mapped_pages import file_mappings, release_file_pages
 
 __all__ = [
     'ENCODER_DTYPES',
@@ -65,15 +68,37 @@ def resolve_encoder_dtype(requested: str, owner: str) -> str:
     return requested
 
 
-def cast_matmul_weights(module: nn.Module, dtype: torch.dtype) -> int:
+def cast_matmul_weights(module: nn.Module, dtype: torch.dtype,
+                        mapped_file: Optional[str] = None) -> int:
     """Store the weights of every ``nn.Linear``/``nn.Conv2d`` under
-    ``module`` in ``dtype`` (in place); returns how many modules."""
-    count = 0
-    for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            m.to(dtype)
-            count += 1
-    return count
+    ``module`` in ``dtype`` (in place); returns how many modules.
+
+    With ``mapped_file`` (the checkpoint the module's tensors are
+    memory-mapped from), every tensor of ``module`` is copied out of the
+    file, cast or as it is, and the file's pages under the old tensor are
+    given back right after its copy (:mod:`projects.risam.utils.mapped_pages`):
+    the module then holds no part of the file, and the peak resident set
+    while converting is the copies plus one tensor, not the whole file on
+    top of them.
+    """
+    maps = file_mappings(mapped_file) if mapped_file else []
+    matmul = [m for m in module.modules()
+              if isinstance(m, (nn.Linear, nn.Conv2d))]
+    to_cast = {id(t) for m in matmul
+               for t in itertools.chain(m.parameters(recurse=False),
+                                        m.buffers(recurse=False))
+               if t.is_floating_point()}
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        old = tensor.data
+        if id(tensor) in to_cast:
+            tensor.data = old.to(dtype)
+        elif maps:
+            tensor.data = old.clone()
+        else:
+            continue
+        release_file_pages(old, maps)
+        del old
+    return len(matmul)
 
 
 def encoder_autocast(device_type: str, dtype: str) -> ContextManager:

@@ -177,11 +177,10 @@ class SAMBackbone(BaseVisualBackbone):
             self.encoder.requires_grad_(False)
             self.encoder.eval()
             if self.encoder_dtype == 'bf16':
-                cast_matmul_weights(self.encoder, torch.bfloat16)
-                if checkpoint is not None:  # let go of the file's mapping
-                    for param in self.encoder.parameters():
-                        if param.dtype != torch.bfloat16:
-                            param.data = param.data.clone()
+                # copied out of the mapped file, whose pages are given back
+                # tensor by tensor: start-up holds the bf16 copies only
+                cast_matmul_weights(self.encoder, torch.bfloat16,
+                                    mapped_file=checkpoint)
         # frozen weights read from ``checkpoint`` here: a RISAM checkpoint
         # may leave them out (see projects.risam.utils.checkpoint)
         self.frozen_pretrained_prefixes: Tuple[str, ...] = (
