@@ -46,7 +46,7 @@ def checkpoint_sizes(cfg: Config) -> Dict[str, float]:
     files = encoder_files(cfg.model)
     for file in files:  # random weights; the files need not exist
         node = cfg.model
-        for part in file.module.split('.'):
+        for part in file.holder.split('.'):
             node = node[part]
         node[file.key.rsplit('.', 1)[1]] = None
     torch.manual_seed(0)

@@ -40,4 +40,7 @@ model = dict(
             dict(type='risam.FeatureEnhancement', in_channels=768,
                  out_channels=256, num_levels=3),
         ],
-        frozen_backbone=True))
+        frozen_backbone=True,
+        # frozen, so run in bf16 as the SAM encoders are (fp32 outputs;
+        # fp32 on a CPU without native bf16)
+        encoder_dtype='bf16'))

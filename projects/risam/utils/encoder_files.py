@@ -53,6 +53,12 @@ class EncoderFile:
     path: str
 
     @property
+    def holder(self) -> str:
+        """Dotted path, below the model config, of the dict whose argument
+        names the file (``module``, or ``module.init_cfg``)."""
+        return '.'.join(self.key.split('.')[1:-1])
+
+    @property
     def missing(self) -> bool:
         return not osp.isfile(osp.expanduser(self.path))
 
@@ -63,9 +69,23 @@ class EncoderFile:
             f'{self.key}=PATH')
 
 
+def _frozen_pretrained(node: Mapping) -> Optional[str]:
+    """The ``init_cfg`` ``Pretrained`` file of a frozen
+    ``RISAMVisualEncoder`` backbone (loaded when it is built), or None."""
+    backbone = node.get('backbone')
+    if not node.get('frozen_backbone') or not isinstance(backbone, Mapping):
+        return None
+    cfg = backbone.get('init_cfg')
+    if isinstance(cfg, Mapping) and cfg.get('type') == 'Pretrained' \
+            and isinstance(cfg.get('checkpoint'), str) and cfg['checkpoint']:
+        return cfg['checkpoint']
+    return None
+
+
 def encoder_files(model_cfg: Mapping,
                   root: str = 'model') -> List[EncoderFile]:
-    """Every ``checkpoint=``/``pretrained=`` file below ``model_cfg``."""
+    """Every ``checkpoint=``/``pretrained=`` file below ``model_cfg``, and
+    the ``init_cfg`` file of a frozen ``RISAMVisualEncoder`` backbone."""
     out: List[EncoderFile] = []
 
     def walk(node: Any, path: List[str]) -> None:
@@ -76,6 +96,12 @@ def encoder_files(model_cfg: Mapping,
             if path and isinstance(value, str) and value:
                 out.append(EncoderFile('.'.join([root, *path, name]),
                                        '.'.join(path), value))
+        frozen = _frozen_pretrained(node)
+        if frozen is not None:
+            module = [*path, 'backbone']
+            out.append(EncoderFile(
+                '.'.join([root, *module, 'init_cfg', 'checkpoint']),
+                '.'.join(module), frozen))
         for name, child in node.items():
             if name != 'init_cfg':
                 walk(child, [*path, name])
@@ -121,7 +147,7 @@ def use_checkpoint_for_missing(model_cfg: Mapping,
         if any(p.startswith(f'{file.module}.') for p in left_out):
             raise file.error(f', and {checkpoint} leaves those weights out '
                              '(a slim checkpoint)')
-        node = _get(model_cfg, file.module)
+        node = _get(model_cfg, file.holder)
         node[file.key.rsplit('.', 1)[1]] = None
     return missing
 
