@@ -52,6 +52,9 @@ def test_benchmark_quick_json(tmp_path):
         assert isinstance(res[k], float) and 0 < res[k] < 100, (k, res[k])
         assert k in proc.stdout
     assert res['onnx_decoder_max_abs_diff'] <= 1e-3
+    peak = res['onnx_decoder_peak_mib']
+    assert set(peak) == {'torch_eager', 'onnxruntime'}
+    assert all(math.isfinite(v) and v >= 0 for v in peak.values()), peak
 
 
 def test_peak_reset_failure_is_an_error(tmp_path, monkeypatch):

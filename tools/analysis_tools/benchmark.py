@@ -358,11 +358,18 @@ def bench_onnx_decoder(inferencer: RISAMInferencer, size: int,
             return runtime.decode(np_features, np_ids)
 
         diff = float((eager() - torch.from_numpy(onnx())).abs().max())
+        peak = {}
+        for name, run in (('torch_eager', eager), ('onnxruntime', onnx)):
+            reset_peak_rss()  # after a warm run: the call's own peak
+            before = status_mb('VmRSS')
+            run()
+            peak[name] = round(status_mb('VmHWM') - before, 1)
         t_eager, t_onnx = _interleaved(eager, onnx, reps)
     return dict(onnx_decoder_time_ratio=t_onnx / t_eager,
                 onnx_decoder_max_abs_diff=diff,
                 onnx_decoder_time_s=dict(torch_eager=t_eager,
-                                         onnxruntime=t_onnx))
+                                         onnxruntime=t_onnx),
+                onnx_decoder_peak_mib=peak)
 
 
 def bench_interactive(quick: bool, onnx_size: int,
