@@ -98,12 +98,18 @@ def _write(tmp_path, n=5, shard_size=2, dtype='float16', name='cache'):
 
 def test_writer_index_shards_and_layout(tmp_path):
     out, w, feats = _write(tmp_path)
-    # shard_size 2: two full shards written, the 5th image pending
-    assert sorted(p.name for p in out.iterdir()) == ['shard_00000.pt',
-                                                     'shard_00001.pt']
+    # shard_size 2: two full shards written, the 5th image pending; the
+    # running index names the written ones only, and is not complete
+    assert sorted(p.name for p in out.iterdir()) == [
+        'index.json', 'shard_00000.pt', 'shard_00001.pt']
+    running = json.loads((out / 'index.json').read_text())
+    assert running['complete'] is False
+    assert sorted(running['images']) == ['img0', 'img1', 'img2', 'img3']
+    assert 'img4' in w and 'img5' not in w
     w.add('img0', [t[1] for t in feats])  # a key already there: ignored
     index = w.close()
     assert index == json.loads((out / 'index.json').read_text())
+    assert index['complete'] is True
     assert index['version'] == 2 and index['fingerprint'] == FP
     assert index['input_size'] == [4, 4] and index['dtype'] == 'float16'
     assert index['tap_shapes'] == [[2, 4, 4], [1, 2, 2]]
@@ -226,7 +232,25 @@ def test_cache_loads_each_shard_once(tmp_path, monkeypatch):
     cache.lookup(['img3'], torch.device('cpu'))
     assert [p for p, _ in loads] == [str(out / 'shard_00000.pt'),
                                      str(out / 'shard_00001.pt')]
-    assert loads[0][1]['weights_only'] is True
+    # plain tensors only, memory-mapped, on the host (a cache may be
+    # larger than memory; the device copy is lookup's)
+    assert loads[0][1] == dict(map_location='cpu', weights_only=True,
+                               mmap=True)
+
+
+def test_lookup_and_encode_images_put_the_maps_on_the_inputs_device(
+        tmp_path):
+    """The ``meta`` device stands for an accelerator: the maps read from
+    the host-side cache go to the device of the batch."""
+    imgs = _images(2)
+    cache = _cache(tmp_path, ['k0', 'k1'], imgs)
+    cache.verify(FP, (4, 4))
+    meta = torch.device('meta')
+    assert [t.device for t in cache.lookup(['k1'], meta)] == [meta] * 2
+    out = encode_images(ToyBackbone(), imgs.to(meta), ['k1', 'k0'],
+                        cache=cache)
+    assert [t.device for t in out] == [meta] * 2
+    assert [t.shape for t in out] == [(2, 2, 4, 4), (2, 1, 2, 2)]
 
 
 # -- encode_images -------------------------------------------------------
