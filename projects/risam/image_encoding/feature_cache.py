@@ -6,8 +6,20 @@ Layout of a cache directory (written by
     index.json         {"version": 2, "fingerprint": backbone.fingerprint(),
                         "dtype": "float16", "input_size": [S, S],
                         "tap_shapes": [[C_1, h_1, w_1], ...], "shards": [...],
-                        "images": {img_key: [shard_idx, row]}, "mb_per_image"}
+                        "images": {img_key: [shard_idx, row]}, "mb_per_image",
+                        "complete": true}
     shard_00000.pt     a list of T tensors, n x C_t x h_t x w_t (n <= shard_size)
+
+Written to survive an interruption: every shard goes to a temporary file that
+is then renamed, and the index is rewritten (the same way) after each shard,
+with ``"complete": false`` until the writer closes. A writer started on a
+folder with such an index (same fingerprint, input size and dtype) keeps its
+shards and images and goes on from there; the reader refuses an incomplete
+cache. With several writers (``rank``/``world_size``, one per process of a
+distributed launcher) each writes ``shard_r<rank>_00000.pt`` ... and its own
+running ``index.rank<rank>.json``; :func:`merge_rank_indexes` joins them into
+``index.json``. Every image's features are checked to be finite before they
+are written.
 
 The T raw maps of ``backbone.encode`` may differ in size (a Swin pyramid) or
 not (SAM's taps).
@@ -27,7 +39,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['FeatureCache', 'FeatureCacheMismatch', 'FeatureCacheWriter']
+__all__ = ['FeatureCache', 'FeatureCacheMismatch', 'FeatureCacheWriter',
+           'merge_rank_indexes']
 
 INDEX = 'index.json'
 VERSION = 2
@@ -37,6 +50,26 @@ DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16,
 
 class FeatureCacheMismatch(RuntimeError):
     """The cache was written by a different frozen encoder."""
+
+
+def _write_atomic(path: str, write) -> None:
+    """``write(tmp_path)``, then rename onto ``path``: a reader (or a later
+    run) sees the old file or the whole new one, never a part."""
+    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.tmp')
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: str, obj: dict) -> None:
+    def dump(tmp: str) -> None:
+        with open(tmp, 'w') as f:
+            json.dump(obj, f, indent=1)
+    _write_atomic(path, dump)
+
+
+def _mb_per_image(index: dict) -> float:
+    numel = sum(c * h * w for c, h, w in index['tap_shapes'] or [])
+    return round(numel * DTYPES[index['dtype']].itemsize / 2**20, 3)
 
 
 def _first_difference(cached, model, path: str = '') -> Optional[str]:
@@ -54,7 +87,7 @@ def _first_difference(cached, model, path: str = '') -> Optional[str]:
 
 
 class FeatureCacheWriter:
-    """Accumulates per-image taps and writes shards + ``index.json``.
+    """Accumulates per-image taps and writes shards + the index.
 
     Args:
         out_dir: cache directory (created).
@@ -62,27 +95,75 @@ class FeatureCacheWriter:
         input_size: padded ``(S, S)`` the encoder saw.
         dtype: ``'float16'`` (default), ``'bfloat16'`` or ``'float32'``.
         shard_size: images per shard file.
+        rank, world_size: this writer's place among the processes writing
+            one cache together (``world_size > 1``: rank-named shards and
+            index, joined by :func:`merge_rank_indexes`).
+
+    A running index of the same writer (same rank) already in ``out_dir``
+    is continued: its shards are kept, its images are not written again
+    (:meth:`__contains__` tells the caller which to skip). One written by a
+    different encoder, input size or dtype is refused
+    (:class:`FeatureCacheMismatch`).
     """
 
     def __init__(self, *, out_dir: str, fingerprint: dict,
                  input_size: Sequence[int], dtype: str = 'float16',
-                 shard_size: int = 64) -> None:
+                 shard_size: int = 64, rank: int = 0,
+                 world_size: int = 1) -> None:
         if dtype not in DTYPES:
             raise ValueError(f'dtype must be one of {list(DTYPES)}')
         os.makedirs(out_dir, exist_ok=True)
         self.out_dir = out_dir
+        self.rank, self.world_size = rank, world_size
+        self.index_file = INDEX if world_size == 1 else \
+            f'index.rank{rank}.json'
         self.index = dict(version=VERSION, fingerprint=fingerprint,
                           input_size=list(input_size), dtype=dtype,
                           tap_shapes=None, shards=[], images={})
         self.shard_size = shard_size
         self._pending: List[List[Tensor]] = []
+        self._pending_keys: List[str] = []
+        self.resumed = self._resume()
+
+    def _resume(self) -> int:
+        """Continue the running index in ``out_dir``; returns how many
+        images it already holds."""
+        path = osp.join(self.out_dir, self.index_file)
+        if not osp.isfile(path):
+            return 0
+        with open(path) as f:
+            old = json.load(f)
+        diff = None
+        if old.get('version') != VERSION:
+            diff = f'format version (cache: {old.get("version")}, ' \
+                f'this writer: {VERSION})'
+        for key in ('fingerprint', 'input_size', 'dtype'):
+            diff = diff or _first_difference(
+                {key: old.get(key)}, {key: self.index[key]})
+        if diff:
+            raise FeatureCacheMismatch(
+                f'feature cache {self.out_dir} holds another cache: {diff}; '
+                'choose another folder or delete it')
+        old.pop('complete', None)
+        old.pop('mb_per_image', None)
+        self.index.update(old)
+        return len(self.index['images'])
+
+    def __contains__(self, key: Optional[str]) -> bool:
+        """Whether the image is written or waiting for its shard."""
+        return key in self.index['images'] or key in self._pending_keys
 
     def add(self, key: str, taps: Sequence[Tensor]) -> None:
         """Store one image: ``taps`` = T tensors ``C_t x h_t x w_t``."""
-        if key in self.index['images']:
+        if key in self:
             return
         taps = [t.detach().cpu().to(DTYPES[self.index['dtype']])
                 for t in taps]
+        if not all(bool(torch.isfinite(t).all()) for t in taps):
+            raise ValueError(f'feature cache {self.out_dir}: image {key} has '
+                             f'non-finite features in '
+                             f'{self.index["dtype"]} (nan or inf); nothing '
+                             'of it is written')
         shapes = [list(t.shape) for t in taps]
         if self.index['tap_shapes'] is None:
             self.index['tap_shapes'] = shapes
@@ -90,30 +171,77 @@ class FeatureCacheWriter:
             raise ValueError(f'feature cache {self.out_dir}: image {key} has '
                              f'maps {shapes}, the cache holds '
                              f'{self.index["tap_shapes"]}')
-        self.index['images'][key] = [len(self.index['shards']),
-                                     len(self._pending)]
         self._pending.append(taps)
+        self._pending_keys.append(key)
         if len(self._pending) == self.shard_size:
             self._flush()
+
+    def _shard_name(self, i: int) -> str:
+        return f'shard_{i:05d}.pt' if self.world_size == 1 else \
+            f'shard_r{self.rank}_{i:05d}.pt'
+
+    def _write_index(self, complete: bool) -> None:
+        self.index['mb_per_image'] = _mb_per_image(self.index)
+        self.index['complete'] = complete
+        _write_json(osp.join(self.out_dir, self.index_file), self.index)
 
     def _flush(self) -> None:
         if not self._pending:
             return
-        name = f'shard_{len(self.index["shards"]):05d}.pt'
+        i = len(self.index['shards'])
+        name = self._shard_name(i)
         shard = [torch.stack(level) for level in zip(*self._pending)]
-        torch.save(shard, osp.join(self.out_dir, name))
+        _write_atomic(osp.join(self.out_dir, name),
+                      lambda tmp: torch.save(shard, tmp))
         self.index['shards'].append(name)
-        self._pending = []
+        for row, key in enumerate(self._pending_keys):
+            self.index['images'][key] = [i, row]
+        self._pending, self._pending_keys = [], []
+        self._write_index(complete=False)
 
     def close(self) -> dict:
-        """Write the last shard and the index; returns the index."""
+        """Write the last shard and the finished index; returns the index."""
         self._flush()
-        numel = sum(c * h * w for c, h, w in self.index['tap_shapes'] or [])
-        self.index['mb_per_image'] = round(
-            numel * DTYPES[self.index['dtype']].itemsize / 2**20, 3)
-        with open(osp.join(self.out_dir, INDEX), 'w') as f:
-            json.dump(self.index, f, indent=1)
+        self._write_index(complete=True)
         return self.index
+
+
+def merge_rank_indexes(out_dir: str, world_size: int) -> dict:
+    """Join the finished indexes of ``world_size`` writers into
+    ``index.json`` (rank order); an image two ranks hold is refused."""
+    merged = None
+    for rank in range(world_size):
+        path = osp.join(out_dir, f'index.rank{rank}.json')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'feature cache {out_dir}: no {path} '
+                                    f'(rank {rank} did not finish)')
+        with open(path) as f:
+            part = json.load(f)
+        if not part.get('complete'):
+            raise FeatureCacheMismatch(f'feature cache {out_dir}: rank '
+                                       f'{rank} did not finish its part')
+        if merged is None:
+            merged = dict(part, shards=[], images={})
+        for key in ('fingerprint', 'input_size', 'dtype'):
+            diff = _first_difference({key: merged[key]}, {key: part[key]})
+            if diff:
+                raise FeatureCacheMismatch(
+                    f'feature cache {out_dir}: rank {rank} wrote another '
+                    f'cache: {diff}')
+        if merged['tap_shapes'] is None:
+            merged['tap_shapes'] = part['tap_shapes']
+        offset = len(merged['shards'])
+        merged['shards'] += part['shards']
+        for key, (shard, row) in part['images'].items():
+            if key in merged['images']:
+                raise FeatureCacheMismatch(
+                    f'feature cache {out_dir}: image {key} written by two '
+                    'ranks')
+            merged['images'][key] = [shard + offset, row]
+    merged['mb_per_image'] = _mb_per_image(merged)
+    merged['complete'] = True
+    _write_json(osp.join(out_dir, INDEX), merged)
+    return merged
 
 
 class FeatureCache:
@@ -136,6 +264,12 @@ class FeatureCache:
                 f'feature cache {cache_dir} has format version '
                 f'{self.index.get("version")}, this version reads {VERSION}; '
                 'rebuild it with tools/analysis_tools/cache_features.py')
+        if self.index.get('complete') is False:
+            raise FeatureCacheMismatch(
+                f'feature cache {cache_dir} is incomplete '
+                f'({len(self.index["images"])} images written): run '
+                'tools/analysis_tools/cache_features.py with the same '
+                'arguments again to finish it')
         self.cache_dir = cache_dir
         self._shards: Dict[int, List[Tensor]] = {}
         self._verified = False
