@@ -2,7 +2,18 @@
 
     python tools/analysis_tools/cache_features.py CONFIG --split train \
         --out data/cache/refshapes_tiny [--checkpoint CKPT] [--dtype float16]
-        [--shard-size 64] [--cfg-options k=v ...] [--debug]
+        [--shard-size 64] [--launcher none|pytorch] [--device cpu] [--force]
+        [--cfg-options k=v ...] [--debug]
+    bash tools/dist_launch.sh ... (torchrun) with --launcher pytorch: one
+        writer per process, each image encoded by one of them
+
+The encoder runs on the GPU when there is one (``--device cpu`` keeps it on
+the CPU), in the dtype its config sets (``encoder_dtype``). Before writing,
+the size the cache will take is printed; the tool stops with one line when
+the disk has less free space, unless ``--force``. An interrupted run is
+continued by running the same command again: finished shards are kept and
+their images are not encoded again (see
+:mod:`projects.risam.image_encoding.feature_cache`).
 
 One entry per image (its ``image_key``): the raw maps of the backbone's
 ``encode`` for the image as the split's pipeline and the data preprocessor
@@ -17,11 +28,14 @@ is read with ``weights_only=True`` and loaded strictly.
 """
 import argparse
 import copy
+import os
+import shutil
 import time
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
+from mmengine.dist import barrier, get_dist_info
 from mmengine.registry import init_default_scope
 from mmengine.runner import set_random_seed
 from mmseg.registry import DATASETS, MODELS
@@ -29,8 +43,15 @@ from mmseg.registry import DATASETS, MODELS
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import group_indices_by_image
 from projects.risam.image_encoding import FeatureCacheWriter, image_key
+from projects.risam.image_encoding.feature_cache import DTYPES, merge_rank_indexes
 from projects.risam.utils.checkpoint import load_strict
 from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.launch import DEVICE_HELP, configure_launcher, hide_gpus
+from projects.risam.utils.output import OutputError
+
+
+class NotEnoughSpace(OutputError):
+    """The cache would not fit on its disk (one line, exit 1)."""
 
 
 def build_model(cfg: Config, checkpoint: str = None) -> torch.nn.Module:
@@ -57,29 +78,76 @@ def split_dataset_cfg(cfg: Config, split: str):
     return ds
 
 
+def check_space(out_dir: str, needed: float, force: bool) -> None:
+    """Raise :class:`NotEnoughSpace` when ``needed`` bytes do not fit on
+    the disk of ``out_dir`` (unless ``force``)."""
+    free = shutil.disk_usage(out_dir).free
+    if needed > free and not force:
+        raise NotEnoughSpace(
+            f'cache_features: the cache needs {needed / 2**30:.2f} GiB more '
+            f'and {out_dir} has {free / 2**30:.2f} GiB free; free some '
+            'space, choose another --out, or pass --force')
+
+
 @torch.no_grad()
 def cache_split(model, dataset, out_dir: str, *, dtype: str = 'float16',
-                shard_size: int = 64, batch_size: int = 4) -> dict:
-    """Encode every image of ``dataset`` once; returns the index dict."""
+                shard_size: int = 64, batch_size: int = 4,
+                force: bool = False) -> dict:
+    """Encode every image of ``dataset`` once; returns the index dict.
+
+    Under a distributed launcher each rank encodes every ``world_size``-th
+    image into its own shards; rank 0 joins the indexes at the end. Images
+    already in a running index of ``out_dir`` are skipped.
+    """
+    os.makedirs(out_dir, exist_ok=True)
     if not model.backbone.encoder_frozen:
         raise ValueError('the backbone\'s encoder trains in this config: its '
                          'features change with the weights and cannot be '
                          'cached')
+    rank, world = get_dist_info()
     firsts = [g[0] for g in group_indices_by_image(dataset)]
+    mine = firsts[rank::world]
+    keys = {i: image_key(dataset.get_data_info(i)) for i in mine}
     writer = None
-    for s in range(0, len(firsts), batch_size):
-        data = pseudo_collate([dataset[i] for i in firsts[s:s + batch_size]])
-        data = model.data_preprocessor(data, False)
+    for s in range(0, len(mine), batch_size):
+        chunk = mine[s:s + batch_size]
+        if writer is not None and all(keys[i] in writer for i in chunk):
+            continue  # written by an earlier, interrupted run
+        data = model.data_preprocessor(
+            pseudo_collate([dataset[i] for i in chunk]), False)
         inputs, samples = data['inputs'], data['data_samples']
+        taps = model.backbone.encode(inputs)
         if writer is None:
             writer = FeatureCacheWriter(
                 out_dir=out_dir, fingerprint=model.backbone.fingerprint(),
                 input_size=list(inputs.shape[-2:]), dtype=dtype,
-                shard_size=shard_size)
-        taps = model.backbone.encode(inputs)
+                shard_size=shard_size, rank=rank, world_size=world)
+            per_image = sum(t[0].numel() for t in taps) * \
+                DTYPES[dtype].itemsize
+            left = sum(keys[i] not in writer for i in mine)
+            if rank == 0:
+                print(f'cache_features: {len(firsts)} images x '
+                      f'{per_image / 2**20:.2f} MiB = '
+                      f'{per_image * len(firsts) / 2**30:.2f} GiB in '
+                      f'{out_dir}' + (f' ({writer.resumed} of them written '
+                                      'by an earlier run)' if world == 1 and
+                                      writer.resumed else ''), flush=True)
+            # every rank writes about as much as this one, on one disk
+            check_space(out_dir, per_image * left * world, force)
         for b, ds in enumerate(samples):
             writer.add(image_key(ds.metainfo), [t[b] for t in taps])
-    return writer.close()
+    if writer is None:  # this rank has no image
+        writer = FeatureCacheWriter(
+            out_dir=out_dir, fingerprint=model.backbone.fingerprint(),
+            input_size=[0, 0], dtype=dtype, shard_size=shard_size,
+            rank=rank, world_size=world)
+    index = writer.close()
+    if world > 1:
+        barrier()
+        if rank == 0:
+            index = merge_rank_indexes(out_dir, world)
+        barrier()
+    return index
 
 
 def main() -> None:
@@ -92,18 +160,32 @@ def main() -> None:
                         choices=['float16', 'bfloat16', 'float32'])
     parser.add_argument('--shard-size', type=int, default=64)
     parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--force', action='store_true',
+                        help='write even when the disk seems too small')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm'],
+                        help='one writer per process of this launcher')
+    parser.add_argument('--device', choices=['cpu'], default=None,
+                        help=DEVICE_HELP)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     add_debug_argument(parser)
     args = parser.parse_args()
+    if args.device == 'cpu':
+        hide_gpus()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    configure_launcher(cfg, args.launcher, args.device)
     model = build_model(cfg, args.checkpoint)
+    if torch.cuda.is_available():
+        model = model.to(f'cuda:{torch.cuda.current_device()}')
     dataset = DATASETS.build(split_dataset_cfg(cfg, args.split))
     start = time.perf_counter()
     index = cache_split(model, dataset, args.out, dtype=args.dtype,
                         shard_size=args.shard_size,
-                        batch_size=args.batch_size)
+                        batch_size=args.batch_size, force=args.force)
+    if get_dist_info()[0] != 0:
+        return
     n = len(index['images'])
     print(f'cached {n} images of split {args.split!r} into {args.out} '
           f'({len(index["shards"])} shards, {index["dtype"]}): '

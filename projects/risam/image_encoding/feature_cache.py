@@ -220,6 +220,8 @@ def merge_rank_indexes(out_dir: str, world_size: int) -> dict:
         if not part.get('complete'):
             raise FeatureCacheMismatch(f'feature cache {out_dir}: rank '
                                        f'{rank} did not finish its part')
+        if not part['images'] and (merged is not None or rank + 1 < world_size):
+            continue  # a rank without images (fewer images than ranks)
         if merged is None:
             merged = dict(part, shards=[], images={})
         for key in ('fingerprint', 'input_size', 'dtype'):
