@@ -154,3 +154,23 @@ def test_a_missing_sentence_is_the_empty_sentence():
     assert torch.allclose(got, want, atol=1e-6)
     assert torch.allclose(none, want, atol=1e-6)
     assert torch.allclose(decoded, decoded_blank, atol=1e-6)
+
+
+def test_encode_decode_shares_the_image_encoding():
+    """mmseg's inference calls ``encode_decode`` with the batch's metas:
+    the sentences of one image (same ``img_id``, equal pixels) go through
+    the frozen encoder once, as in ``_forward``."""
+    model = _model()
+    calls = []
+    encode = model.backbone.encode
+
+    def counting(images):
+        calls.append(len(images))
+        return encode(images)
+
+    model.backbone.encode = counting
+    inputs = torch.randn(1, 3, 64, 64).expand(2, -1, -1, -1)
+    metas = [dict(m, img_id=5) for m in _metas()]
+    with torch.no_grad():
+        model.encode_decode(inputs, metas)
+    assert calls == [1]
