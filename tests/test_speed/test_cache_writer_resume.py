@@ -87,6 +87,7 @@ def test_killed_writer_resumes_and_equals_one_go(cfg_file, tmp_path):
     run = _tool([*common, '--out', cut])
     assert run.returncode == 0, run.stderr[-2000:]
     assert '6 of them written by an earlier run' in run.stdout
+    assert '10 encoded by this run' in run.stdout  # not the first 6 again
     after = _shards(cut)
     for name, stamp in before.items():  # kept, not rewritten
         assert after[name] == stamp, name

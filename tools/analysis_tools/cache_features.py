@@ -107,24 +107,25 @@ def cache_split(model, dataset, out_dir: str, *, dtype: str = 'float16',
     rank, world = get_dist_info()
     firsts = [g[0] for g in group_indices_by_image(dataset)]
     mine = firsts[rank::world]
-    keys = {i: image_key(dataset.get_data_info(i)) for i in mine}
-    writer = None
+    writer, per_image, encoded = None, None, 0
     for s in range(0, len(mine), batch_size):
-        chunk = mine[s:s + batch_size]
-        if writer is not None and all(keys[i] in writer for i in chunk):
-            continue  # written by an earlier, interrupted run
         data = model.data_preprocessor(
-            pseudo_collate([dataset[i] for i in chunk]), False)
+            pseudo_collate([dataset[i] for i in mine[s:s + batch_size]]),
+            False)
         inputs, samples = data['inputs'], data['data_samples']
-        taps = model.backbone.encode(inputs)
+        keys = [image_key(ds.metainfo) for ds in samples]
         if writer is None:
             writer = FeatureCacheWriter(
                 out_dir=out_dir, fingerprint=model.backbone.fingerprint(),
                 input_size=list(inputs.shape[-2:]), dtype=dtype,
                 shard_size=shard_size, rank=rank, world_size=world)
+        if all(k in writer for k in keys):
+            continue  # written by an earlier, interrupted run
+        taps = model.backbone.encode(inputs)
+        encoded += len(keys)
+        if per_image is None:
             per_image = sum(t[0].numel() for t in taps) * \
                 DTYPES[dtype].itemsize
-            left = sum(keys[i] not in writer for i in mine)
             if rank == 0:
                 print(f'cache_features: {len(firsts)} images x '
                       f'{per_image / 2**20:.2f} MiB = '
@@ -133,15 +134,17 @@ def cache_split(model, dataset, out_dir: str, *, dtype: str = 'float16',
                                       'by an earlier run)' if world == 1 and
                                       writer.resumed else ''), flush=True)
             # every rank writes about as much as this one, on one disk
-            check_space(out_dir, per_image * left * world, force)
-        for b, ds in enumerate(samples):
-            writer.add(image_key(ds.metainfo), [t[b] for t in taps])
+            check_space(out_dir, per_image * (len(mine) - writer.resumed)
+                        * world, force)
+        for b, key in enumerate(keys):
+            writer.add(key, [t[b] for t in taps])
     if writer is None:  # this rank has no image
         writer = FeatureCacheWriter(
             out_dir=out_dir, fingerprint=model.backbone.fingerprint(),
             input_size=[0, 0], dtype=dtype, shard_size=shard_size,
             rank=rank, world_size=world)
     index = writer.close()
+    index['encoded_by_this_run'] = encoded  # this rank's
     if world > 1:
         barrier()
         if rank == 0:
@@ -191,7 +194,8 @@ def main() -> None:
           f'({len(index["shards"])} shards, {index["dtype"]}): '
           f'{index["mb_per_image"]:.3f} MB per image, '
           f'{index["mb_per_image"] * n:.1f} MB total, '
-          f'{time.perf_counter() - start:.1f} s')
+          f'{time.perf_counter() - start:.1f} s; '
+          f'{index.get("encoded_by_this_run", n)} encoded by this run')
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ backbone's ``encode``/``fingerprint``), by
 """
 from .feature_cache import FeatureCache, FeatureCacheMismatch, FeatureCacheWriter
 from .image_identity import image_key
-from .shared_encoding import encode_images
+from .shared_encoding import CACHED_TAPS_KEY, encode_images
 
-__all__ = ['FeatureCache', 'FeatureCacheMismatch', 'FeatureCacheWriter',
-           'encode_images', 'image_key']
+__all__ = ['CACHED_TAPS_KEY', 'FeatureCache', 'FeatureCacheMismatch',
+           'FeatureCacheWriter', 'encode_images', 'image_key']

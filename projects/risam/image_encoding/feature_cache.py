@@ -34,7 +34,8 @@ from the one it was written with.
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections import OrderedDict
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -249,11 +250,16 @@ def merge_rank_indexes(out_dir: str, world_size: int) -> dict:
 class FeatureCache:
     """Read side: maps image keys to cached raw taps.
 
+    Shards are memory-mapped when first read; at most ``max_open_shards``
+    stay open (the least recently used one is let go), so a long run does
+    not keep every shard of a 500 GB cache mapped.
+
     Args:
         cache_dir: a directory written by :class:`FeatureCacheWriter`.
+        max_open_shards: shards kept open at once.
     """
 
-    def __init__(self, cache_dir: str) -> None:
+    def __init__(self, cache_dir: str, max_open_shards: int = 4) -> None:
         path = osp.join(cache_dir, INDEX)
         if not osp.isfile(path):
             raise FileNotFoundError(f'feature cache {cache_dir}: no {INDEX} '
@@ -273,7 +279,8 @@ class FeatureCache:
                 'tools/analysis_tools/cache_features.py with the same '
                 'arguments again to finish it')
         self.cache_dir = cache_dir
-        self._shards: Dict[int, List[Tensor]] = {}
+        self.max_open_shards = max(1, max_open_shards)
+        self._shards: 'OrderedDict[int, List[Tensor]]' = OrderedDict()
         self._verified = False
 
     def __contains__(self, key: Optional[str]) -> bool:
@@ -301,11 +308,22 @@ class FeatureCache:
             self.verify(fingerprint, input_size)
 
     def _shard(self, i: int) -> List[Tensor]:
-        if i not in self._shards:
+        if i in self._shards:
+            self._shards.move_to_end(i)
+        else:
             self._shards[i] = torch.load(
                 osp.join(self.cache_dir, self.index['shards'][i]),
                 map_location='cpu', weights_only=True, mmap=True)
+            while len(self._shards) > self.max_open_shards:
+                self._shards.popitem(last=False)
         return self._shards[i]
+
+    def read(self, key: str) -> List[Tensor]:
+        """The T raw maps of one image, ``C_t x h_t x w_t`` each, in the
+        cache's dtype, copied out of the shard (a copy, so that a dataloader
+        worker sends the image's maps, not the whole mapped shard)."""
+        shard, row = self.index['images'][key]
+        return [t[row].clone() for t in self._shard(shard)]
 
     def lookup(self, keys: Sequence[str],
                device: torch.device) -> Tuple[Tensor, ...]:

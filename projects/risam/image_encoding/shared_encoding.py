@@ -6,7 +6,22 @@ from torch import Tensor
 
 from .feature_cache import FeatureCache
 
-__all__ = ['encode_images']
+__all__ = ['CACHED_TAPS_KEY', 'encode_images', 'to_device_float']
+
+#: metainfo key of a sample's cached raw maps, set in the dataloader worker
+#: by ``risam.LoadCachedFeatures``
+CACHED_TAPS_KEY = 'cached_taps'
+
+
+def to_device_float(t: Tensor, device: torch.device) -> Tensor:
+    """Host maps (in the cache's dtype) -> fp32 on ``device``: pinned and
+    copied without blocking to a GPU, made float there (half the bytes
+    cross the bus for an fp16 cache)."""
+    if device.type == 'cuda':
+        t = t.pin_memory().to(device, non_blocking=True)
+    else:
+        t = t.to(device)
+    return t.float()
 
 
 def _take(t: Tensor, rows: Sequence[int]) -> Tensor:
@@ -48,7 +63,8 @@ def encode_images(backbone,
                   *,
                   share: bool = True,
                   cache: Optional[FeatureCache] = None,
-                  same_image_as: Optional[Sequence[Optional[int]]] = None
+                  same_image_as: Optional[Sequence[Optional[int]]] = None,
+                  cached: Optional[Sequence[Optional[Sequence[Tensor]]]] = None
                   ) -> Tuple[Tensor, ...]:
     """Raw features of every sample: ``backbone.encode`` of its image.
 
@@ -71,6 +87,10 @@ def encode_images(backbone,
             with the same image, as the data preprocessor marks it
             (``RISAMDataPreProcessor``); the images are then not compared
             here. None (or a None entry): compare them (a host sync).
+        cached: per sample, its raw maps as a dataloader worker read them
+            from ``cache`` (``risam.LoadCachedFeatures``), or None. Given,
+            it replaces the lookup in this process: samples with maps are
+            hits, the others are encoded.
 
     Returns:
         tuple of ``B x C_e x h x w`` tensors, as ``backbone.encode(inputs)``.
@@ -84,13 +104,20 @@ def encode_images(backbone,
     raw: List[Tensor] = []
     if cache is not None:
         cache.ensure_compatible(backbone.fingerprint(), inputs.shape[-2:])
-        hit = [i for i, k in enumerate(keys) if k in cache]
-        live = [i for i in live if keys[i] not in cache]
+        if cached is not None:
+            hit = [i for i, c in enumerate(cached) if c is not None]
+            maps = tuple(to_device_float(torch.stack(
+                [cached[i][t] for i in hit]), inputs.device)
+                for t in range(len(cached[hit[0]]))) if hit else ()
+        else:
+            hit = [i for i, k in enumerate(keys) if k in cache]
+            maps = cache.lookup([keys[i] for i in hit],
+                                inputs.device) if hit else ()
+        live = [i for i in live if i not in hit]
         if hit:
-            cached = cache.lookup([keys[i] for i in hit], inputs.device)
             raw = [inputs.new_empty((len(inputs), ) + t.shape[1:])
-                   for t in cached]
-            for r, t in zip(raw, cached):
+                   for t in maps]
+            for r, t in zip(raw, maps):
                 r[hit] = t
     if live:
         live_keys = [keys[i] for i in live]

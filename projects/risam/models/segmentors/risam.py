@@ -1,4 +1,5 @@
 """RISAM segmentor: SAM encoder + CLIP text + MA fusion + MA decoder."""
+import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -8,7 +9,7 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.utils import OptConfigType, SampleList
 from torch import Tensor
 
-from ...image_encoding import FeatureCache, encode_images, image_key
+from ...image_encoding import CACHED_TAPS_KEY, FeatureCache, encode_images, image_key
 from ...registry import MODELS
 from ..backbones import BaseVisualBackbone
 from ..data_preprocessors.risam_data_preprocessor import SAME_IMAGE_KEY
@@ -110,9 +111,28 @@ class RISAM(BaseSegmentor):
         keys = [image_key(m) for m in metas] if metas is not None else None
         same = ([m.get(SAME_IMAGE_KEY) for m in metas]
                 if metas is not None else None)
+        cached = [m.get(CACHED_TAPS_KEY) for m in metas] \
+            if metas is not None else None
+        if cached is not None and all(c is None for c in cached):
+            cached = None
+        if cached is not None and self.feature_cache is None:
+            raise ValueError(
+                'samples carry cached features (risam.LoadCachedFeatures in '
+                'the pipeline) but model.feature_cache is not set: set it to '
+                'the same folder, so that the cache is checked against the '
+                'encoder')
+        if cached is not None:
+            mine = osp.abspath(self.feature_cache.cache_dir)
+            other = next((m['feature_cache'] for m in metas
+                          if m.get('feature_cache', mine) != mine), None)
+            if other is not None:
+                raise ValueError(
+                    f'samples carry cached features from {other}, '
+                    f'model.feature_cache is {mine}: set both to one folder')
         raw = encode_images(bb, inputs, keys,
                             share=self.share_image_encoding,
-                            cache=self.feature_cache, same_image_as=same)
+                            cache=self.feature_cache, same_image_as=same,
+                            cached=cached)
         return bb.enhance(raw)
 
     def extract_text(self, texts: Sequence[str]) -> TextFeats:
