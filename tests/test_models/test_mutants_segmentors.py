@@ -174,3 +174,31 @@ def test_encode_decode_shares_the_image_encoding():
     with torch.no_grad():
         model.encode_decode(inputs, metas)
     assert calls == [1]
+
+
+def test_feature_cache_serves_the_encoder_output(tmp_path):
+    """``feature_cache=DIR``: a sample whose image is cached skips the
+    frozen encoder and gives the live path's logits (fp32 cache)."""
+    from projects.risam.image_encoding import FeatureCacheWriter
+    live = _model()
+    inputs = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        raw = live.backbone.encode(inputs)
+    w = FeatureCacheWriter(out_dir=str(tmp_path), dtype='float32',
+                           fingerprint=live.backbone.fingerprint(),
+                           input_size=(64, 64))
+    w.add('7', [t[0] for t in raw])
+    w.close()
+    cfg = _tiny_cfg()
+    cfg.feature_cache = str(tmp_path)
+    cached = MODELS.build(cfg).eval()
+    cached.load_state_dict(live.state_dict())
+    calls = []
+    encode = cached.backbone.encode
+    cached.backbone.encode = lambda x: calls.append(len(x)) or encode(x)
+    sample = [SegDataSample(metainfo=dict(_metas()[0], img_id=7))]
+    with torch.no_grad():
+        got = cached._forward(inputs, sample)
+        want = live._forward(inputs, sample)
+    assert calls == []
+    assert torch.allclose(got, want, atol=1e-5)
