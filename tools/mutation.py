@@ -53,7 +53,8 @@ MODULES = {
                MODELS_T + 'test_equations_loss.py'],
     'evaluation': ['tests/test_evaluation/'],  # every file there
     'image_encoding': ['tests/test_speed/test_feature_cache.py',
-                       'tests/test_speed/test_shared_encoding.py'],
+                       'tests/test_speed/test_shared_encoding.py',
+                       'tests/test_speed/test_cache_writer_resume.py'],
     'segmentors': [MODELS_T + 'test_risam.py',
                    MODELS_T + 'test_inference_postprocess.py',
                    MODELS_T + 'test_no_host_sync.py',
