@@ -6,6 +6,7 @@ metas' sentences, bilinearly resized to the padded input size;
 ``extract_feat`` the visual features. ``postprocess_result`` had no test of
 its ``pad_shape`` / ``img_shape`` fallbacks nor of 3-value shapes.
 """
+import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
@@ -77,6 +78,11 @@ def test_postprocess_reads_pad_shape_and_img_shape_fallbacks():
     narrow = logits[..., :3]
     out = _post(narrow, dict(img_shape=(4, 3)))
     assert torch.equal(out.seg_logits.data, narrow[0])
+    # pad_shape only: nothing to crop
+    out = _post(logits, dict(pad_shape=(4, 4, 3)))
+    assert torch.equal(out.seg_logits.data, logits[0])
+    with pytest.raises(KeyError, match='no batch_input_shape'):
+        _post(logits, dict(ori_shape=(4, 4)))
 
 
 def test_threshold_is_strict_and_ori_shape_may_have_channels():

@@ -198,9 +198,14 @@ class RISAM(BaseSegmentor):
         ``sigmoid(logits) > threshold`` as ``pred_sem_seg`` (1 x H x W)."""
         for i, ds in enumerate(data_samples):
             meta = ds.metainfo
-            pad_h, pad_w = meta.get('batch_input_shape',
-                                    meta.get('pad_shape',
-                                             meta['img_shape']))[:2]
+            # padded size: the batch's, else the sample's pad, else its
+            # image (no pad); the crop: the image, else nothing to crop
+            pad = next((meta[k] for k in ('batch_input_shape', 'pad_shape',
+                                          'img_shape') if k in meta), None)
+            if pad is None:
+                raise KeyError(f'sample {i}: no batch_input_shape, '
+                               'pad_shape or img_shape in its metainfo')
+            pad_h, pad_w = pad[:2]
             img_h, img_w = meta.get('img_shape', (pad_h, pad_w))[:2]
             logit = F.interpolate(seg_logits[i:i + 1].float(),
                                   size=(pad_h, pad_w), mode='bilinear',
