@@ -72,7 +72,8 @@ MODULES = {
                      MODELS_T + 'test_mask_decoder.py',
                      MODELS_T + 'test_ablations_elg.py',
                      MODELS_T + 'test_ablations_pos_embed.py',
-                     MODELS_T + 'test_ablations_modules.py'],
+                     MODELS_T + 'test_ablations_modules.py',
+                     MODELS_T + 'test_no_target_head.py'],
 }
 
 # tests left out of every mutation run: a command-line smoke test that

@@ -1,5 +1,5 @@
 """Mutual-Aware Mask Decoder (paper §3.4, Eq. 6-9)."""
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor, nn
@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from ...registry import MODELS
 from ..layers import SDPAMultiheadAttention, sincos_pos_embed_2d
 from .base_mask_head import BaseMaskHead
+from .no_target_head import NoTargetHead
 from .visual_query_generation import VisualQueryGeneration
 
 
@@ -111,6 +112,15 @@ class MutualAwareMaskDecoder(BaseMaskHead):
             features. DETR, Mask2Former (whose mask classification §3.4
             builds on) and SAM's own decoder all add one; it has no
             parameters.
+        no_target_head: not in the paper. None (default): the decoder is
+            the paper's. A dict of :class:`NoTargetHead` options (``{}`` for
+            its defaults) adds a linear no-target score on the evolved query
+            token ``F_m^``, as ReLA does: trained with BCE against "the
+            target is empty" (``loss_no_target``, added to Eq. 12), and at
+            inference the mask of a sample whose score says "none" is
+            suppressed (``mask_loss_on_empty=False`` also leaves the
+            no-target samples out of Eq. 12). The last forward's scores
+            (``B`` logits) are kept in :attr:`no_target_logits`.
         loss_decode: loss config (Eq. 10-12).
     """
 
@@ -122,6 +132,7 @@ class MutualAwareMaskDecoder(BaseMaskHead):
                  extra_linguistic_guidance: bool = True,
                  token_to_image_attn: bool = False,
                  image_pos_embed: bool = False,
+                 no_target_head: Optional[dict] = None,
                  loss_decode: dict = dict(type='risam.RISAMFocalDiceLoss'),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
@@ -143,6 +154,9 @@ class MutualAwareMaskDecoder(BaseMaskHead):
         self.query_mlp = nn.Sequential(
             nn.Linear(c, c), nn.ReLU(), nn.Linear(c, c), nn.ReLU(),
             nn.Linear(c, c // 8))
+        self.no_target_head = (NoTargetHead(channels=c, **no_target_head)
+                               if no_target_head is not None else None)
+        self.no_target_logits: Optional[Tensor] = None
 
     def forward(self, lav: Tensor, val: Tensor, mask: Tensor) -> Tensor:
         """Mask logits.
@@ -171,4 +185,22 @@ class MutualAwareMaskDecoder(BaseMaskHead):
             x, fc = layer(x, fc, pad, pos)
         up = self.upsample(x.transpose(1, 2).reshape(b, c, h, w))
         weights = self.query_mlp(fc[:, 0])
-        return torch.einsum('bc,bchw->bhw', weights, up)[:, None]
+        logits = torch.einsum('bc,bchw->bhw', weights, up)[:, None]
+        if self.no_target_head is not None:
+            self.no_target_logits = self.no_target_head(fc[:, 0])
+            if not self.training:
+                logits = self.no_target_head.suppress(
+                    logits, self.no_target_logits)
+        return logits
+
+    def loss_by_feat(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
+        """Eq. 12, plus ``loss_no_target`` on the scores of the forward that
+        gave ``logits`` when the no-target head is on."""
+        if self.no_target_head is None:
+            return super().loss_by_feat(logits, gt)
+        if self.no_target_logits is None:
+            raise RuntimeError('loss_by_feat before any forward')
+        losses = super().loss_by_feat(
+            logits, self.no_target_head.mask_target(gt))
+        losses.update(self.no_target_head.loss(self.no_target_logits, gt))
+        return losses
