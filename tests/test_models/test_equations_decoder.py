@@ -154,3 +154,39 @@ def test_every_pixel_reads_the_text_through_eq9():
         diff, _ = layer(x, moved_word, pad)
     torch.testing.assert_close(same, base)
     assert (diff[1] - base[1]).abs().max(-1).values.min() > 1e-4
+
+
+def test_toi_a_row_9_written_out():
+    """Tab. 5 row #9 "w/ TOI-A": between Eq. 8 and Eq. 9 the query token
+    and words attend the visual features,
+    ``F_c^ = LN(MHCA(F_c^, F_lav^ + pos, F_lav^) + F_c^)``, and Eq. 9 then
+    reads that F_c^. Both outputs of the layer, with a position encoding on
+    the visual queries and keys (never the values)."""
+    torch.manual_seed(3)
+    dec = MutualAwareMaskDecoder(in_channels=16, num_heads=2, num_layers=1,
+                                 token_to_image_attn=True).eval()
+    layer = dec.layers[0]
+    with torch.no_grad():
+        for p in layer.parameters():
+            if p.dim() == 1:  # non-trivial biases and norms
+                p.add_(torch.empty_like(p).uniform_(-0.3, 0.3))
+    b, lv = 2, 12
+    lav = torch.randn(b, lv, 16)
+    fc = torch.randn(b, 4, 16)
+    pad = torch.tensor([[False] * 4, [False, False, True, True]])
+    pos = torch.randn(1, lv, 16)
+    with torch.no_grad():
+        got_lav, got_fc = layer(lav, fc, pad, pos)
+        lq = lav + pos
+        lav1 = _ln(layer.norm_visual,
+                   lav + _attend(layer.visual_self_attn, lq, lq, lav))
+        fc1 = _ln(layer.norm_text,
+                  fc + _attend(layer.text_self_attn, fc, fc, fc, pad))
+        lq1 = lav1 + pos
+        fc2 = _ln(layer.norm_toi,
+                  fc1 + _attend(layer.toi_attn, fc1, lq1, lav1))
+        lav2 = _ln(layer.norm_cross,
+                   lav1 + _attend(layer.cross_attn, lq1, fc2, fc2, pad))
+    torch.testing.assert_close(got_fc, fc2, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(got_lav, lav2, atol=1e-5, rtol=1e-4)
+    assert (fc2 - fc1).abs().max() > 0.05  # TOI-A changed F_c^
