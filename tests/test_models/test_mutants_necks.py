@@ -90,6 +90,23 @@ def test_transformer_fusion_default_sizes():
     assert layer.linear1.out_features == 1024
 
 
+@pytest.mark.parametrize('cls', [MutualAwareFusion, SpatialDynamicFusion,
+                                 BidirectionalCrossModalFusion])
+def test_stack_arguments_reach_the_stack(cls):
+    """``channels``, ``num_blocks`` and ``in_index`` given to a stacking
+    neck are the ones it uses."""
+    torch.manual_seed(0)
+    neck = cls(in_channels=8, text_channels=6, channels=16, num_blocks=3,
+               in_index=0).eval()
+    visual, text, mask = _inputs()
+    with torch.no_grad():
+        lav, val = neck((visual, torch.randn(2, 8, 6, 8)), text, mask)
+        lav_v, _ = neck(visual, text, mask)
+    assert len(neck.blocks) == 3
+    assert lav.shape == (2, 16, 3, 4) and val.shape == (2, 5, 16)
+    torch.testing.assert_close(lav, lav_v)
+
+
 @pytest.mark.parametrize('cls', FUSIONS)
 def test_fusion_init_cfg_reaches_mmengine(cls):
     init_cfg = dict(type='Constant', layer='Linear', val=0.25, bias=0.0)
@@ -209,18 +226,21 @@ def test_feature_pyramid_merge_resizes_area_down_bilinear_up():
     is the same as the tuple's last entry."""
     torch.manual_seed(0)
     sfp = SimpleFeaturePyramidNeck(in_channels=16, out_channels=8).eval()
-    x = torch.randn(2, 16, 4, 6)
-    with torch.no_grad():
-        (got, ) = sfp(x)
-        (from_tuple, ) = sfp((torch.randn(2, 16, 4, 6), x))
-        pyramid = [level(x) for level in sfp.levels]
-        resized = [F.adaptive_avg_pool2d(p, (4, 6)) if p.shape[-2] > 4
-                   else F.interpolate(p, size=(4, 6), mode='bilinear',
-                                      align_corners=False) for p in pyramid]
-        want = sfp.merge(torch.cat(resized, dim=1))
-    assert [p.shape[-2] for p in pyramid] == [16, 8, 4, 2]
-    torch.testing.assert_close(got, want)
-    torch.testing.assert_close(from_tuple, got)
+    # 6 x 2: the 0.5x level (3 x 1) is taller than the grid is wide
+    for h, w in ((4, 6), (6, 2)):
+        x = torch.randn(2, 16, h, w)
+        with torch.no_grad():
+            (got, ) = sfp(x)
+            (from_tuple, ) = sfp((torch.randn(2, 16, h, w), x))
+            pyramid = [level(x) for level in sfp.levels]
+            resized = [F.adaptive_avg_pool2d(p, (h, w)) if p.shape[-2] > h
+                       else F.interpolate(p, size=(h, w), mode='bilinear',
+                                          align_corners=False)
+                       for p in pyramid]
+            want = sfp.merge(torch.cat(resized, dim=1))
+        assert [p.shape[-2] for p in pyramid] == [4 * h, 2 * h, h, h // 2]
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(from_tuple, got)
 
 
 def test_stack_output_is_the_last_blocks_pixels_on_the_grid():
@@ -290,10 +310,11 @@ def test_transformer_fusion_written_out():
     torch.testing.assert_close(val, x[:, 12:], atol=1e-5, rtol=1e-4)
     assert neck.modality_embed.shape == (2, 16)
     assert neck.modality_embed.abs().max() < 0.1  # N(0, 0.02^2)
-    # no dropout: training-mode forwards agree
-    neck.train()
-    torch.testing.assert_close(neck(visual, text, mask)[0],
-                               neck(visual, text, mask)[0])
+    # no dropout, and the same in training mode (the slow path, where the
+    # padding flags must be bool: a float mask would be added to the logits)
+    lav_t, val_t = neck.train()(visual, text, mask)
+    torch.testing.assert_close(lav_t, lav, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(val_t, val, atol=1e-5, rtol=1e-4)
 
 
 def test_transformer_fusion_on_another_device():

@@ -14,8 +14,9 @@ class BlockStackFusion(BaseModule):
     """``num_blocks`` sequential blocks mapping ``(F_v, F_l, mask)`` to
     ``(F_lav, F_val)``; block ``k + 1`` takes block ``k``'s outputs.
 
-    Subclasses (MA, SDF, BCM) only choose the block. The first block sees
-    ``C_v`` / ``C'`` input channels, later ones ``C``.
+    Subclasses (MA, SDF, BCM) only choose the block and own the defaults
+    (every argument here is required). The first block sees ``C_v`` /
+    ``C'`` input channels, later ones ``C``.
 
     Args:
         block_factory: builds one block from ``visual_channels``,
@@ -27,8 +28,8 @@ class BlockStackFusion(BaseModule):
         in_index: which backbone output to fuse when given a tuple.
         text_pos_embed: add :class:`LinguisticPositionalEncoding` (Fig. 3,
             sinusoidal) to the real words before the first block, so the
-            fusion sees word order; padding stays masked. Off by default
-            (the blocks then treat a sentence as a set of words).
+            fusion sees word order; padding stays masked. Without it the
+            blocks treat a sentence as a set of words.
     """
 
     def __init__(self,
@@ -36,10 +37,10 @@ class BlockStackFusion(BaseModule):
                  block_factory: BlockFactory,
                  in_channels: int,
                  text_channels: int,
-                 channels: int = 256,
-                 num_blocks: int = 2,
-                 in_index: int = -1,
-                 text_pos_embed: bool = False,
+                 channels: int,
+                 num_blocks: int,
+                 in_index: int,
+                 text_pos_embed: bool,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_index = in_index

@@ -65,7 +65,6 @@ class ConcatConvFusion(BaseModule):
         self.text_pos_embed = (
             LinguisticPositionalEncoding(channels=text_channels)
             if text_pos_embed else None)
-        self.channels = channels
         self.visual_proj = nn.Conv2d(in_channels, channels, 1)
         self.text_proj = nn.Linear(text_channels, channels)
         self.text_norm = nn.LayerNorm(channels)

@@ -61,7 +61,6 @@ class SimpleFeaturePyramidNeck(BaseModule):
                  fuse: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.fuse = fuse
         self.levels = nn.ModuleList()
         for s in scales:
             mid = _scaled_channels(in_channels, float(s))
