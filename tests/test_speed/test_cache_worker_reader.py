@@ -1,11 +1,15 @@
 """The feature cache read in the dataloader workers (``risam.LoadCachedFeatures``):
 with a float32 cache, training from it gives the live run's losses, the
-encoder never runs, and the training process opens no shard."""
+encoder never runs, and the training process opens no shard; on the tiny
+model and on a model of ViT-B size (SAM ViT-B's widths and depth, CLIP
+ViT-B/16's text tower, the paper's C = 256 neck and decoder) with random
+weights, at RefShapes' 128 px."""
 import copy
 import os
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import DATASETS
 from mmengine.runner import Runner
@@ -14,7 +18,7 @@ from projects.risam.datasets.transforms import LoadCachedFeatures
 from projects.risam.image_encoding import CACHED_TAPS_KEY, FeatureCache
 from projects.risam.image_encoding import feature_cache as feature_cache_mod
 
-from .conftest import tiny_config
+from .conftest import REPO, tiny_config
 from .test_feature_cache import cache_features
 
 
@@ -27,16 +31,43 @@ class _Losses(Hook):
         self.losses.append(float(outputs['loss'].detach()))
 
 
-@pytest.fixture(scope='module')
-def fp32_cache(small_refshapes, tmp_path_factory):
-    work = tmp_path_factory.mktemp('worker_cache')
-    cfg = tiny_config(small_refshapes, work)
+def vit_b_size_config(root, work):
+    """The ViT-B model config with random weights, in fp32, at 128 px: SAM
+    ViT-B's encoder (768 wide, 12 blocks, global blocks 2, 5, 8, 11) on an
+    8 x 8 grid, a random CLIP ViT-B/16 text tower."""
+    cfg = tiny_config(root, work)
+    model = Config.fromfile(
+        str(REPO / 'configs/risam/_base_/models/risam_sam-vit-b.py')).model
+    model.data_preprocessor = cfg.model.data_preprocessor
+    model.backbone.update(
+        arch=dict(img_size=128, patch_size=16, embed_dim=768, depth=12,
+                  num_heads=12, window_size=14,
+                  global_attn_indexes=(2, 5, 8, 11)),
+        checkpoint=None, encoder_dtype='fp32')
+    model.text_encoder.pretrained = None
+    cfg.model = model
+    return cfg
+
+
+def _fp32_cache(cfg, work):
     model = cache_features.build_model(cfg)
     dataset = DATASETS.build(cache_features.split_dataset_cfg(cfg, 'train'))
     out = work / 'cache'
     cache_features.cache_split(model, dataset, str(out), dtype='float32',
                                shard_size=3)
     return cfg, out
+
+
+@pytest.fixture(scope='module')
+def fp32_cache(small_refshapes, tmp_path_factory):
+    work = tmp_path_factory.mktemp('worker_cache')
+    return _fp32_cache(tiny_config(small_refshapes, work), work)
+
+
+@pytest.fixture(scope='module')
+def fp32_cache_vit_b(small_refshapes, tmp_path_factory):
+    work = tmp_path_factory.mktemp('worker_cache_vit_b')
+    return _fp32_cache(vit_b_size_config(small_refshapes, work), work)
 
 
 def _train(cfg, tmp_path, name, cache=None):
@@ -69,9 +100,11 @@ def _train(cfg, tmp_path, name, cache=None):
 
 
 @pytest.mark.slow  # two short trainings with two loader workers each
-def test_workers_read_the_cache_and_losses_equal_live(fp32_cache, tmp_path,
-                                                      monkeypatch):
-    cfg, out = fp32_cache
+@pytest.mark.parametrize('size', ['tiny', 'vit_b'])
+def test_workers_read_the_cache_and_losses_equal_live(size, request,
+                                                      tmp_path, monkeypatch):
+    cfg, out = request.getfixturevalue(
+        'fp32_cache' if size == 'tiny' else 'fp32_cache_vit_b')
     opened = tmp_path / 'opened.txt'
     shard = feature_cache_mod.FeatureCache._shard
 
