@@ -22,7 +22,8 @@ def _benchmark_module():
 
 KEYS = ('shared_encoding_speedup', 'encoder_time_ratio',
         'encoder_memory_ratio', 'encoder_max_abs_diff', 'cache_train_speedup',
-        'encoder_bf16_time_ratio', 'encoder_bf16_max_rel_err')
+        'encoder_bf16_time_ratio', 'encoder_bf16_max_rel_err',
+        'cache_train_speedup_worker_reader')
 INTERACTIVE_KEYS = ('second_sentence_time_ratio_tiny',
                     'second_sentence_time_ratio_vit_b',
                     'onnx_decoder_time_ratio')
@@ -44,6 +45,16 @@ def test_benchmark_quick_json(tmp_path):
     for k in KEYS[:3] + KEYS[4:6]:
         assert 0 < res[k] < 100, (k, res[k])
     assert 'invalid' not in res
+    assert 0 < res['cache_train_speedup_worker_reader'] < 100
+    # the cached iteration's stages: the frozen encoder never runs, the
+    # stages and the rest add up to the iteration
+    stages = res['cache_worker_iter_stages_s']
+    assert 'encode' not in stages
+    assert {'preprocess', 'enhance', 'text', 'fusion', 'decode',
+            'loss_backward', 'optimizer', 'other'} < set(stages)
+    assert all(v >= 0 for k, v in stages.items() if k != 'other')
+    parts = sum(v for k, v in stages.items() if k != 'iteration')
+    assert abs(parts - stages['iteration']) < 1e-3
     # bf16 features are not fp32 ones, and close to them
     assert (1e-5 < res['encoder_bf16_max_rel_err'] < 5e-2
             if res['encoder_bf16_native'] else

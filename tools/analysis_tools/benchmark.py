@@ -33,6 +33,13 @@ weights (random init; no files are read), so machine load affects both:
   Adam step; batch of 2 images) with the live vit_b encoder / the same
   iteration reading the encoder outputs from a feature cache, at
   ``--cache-size`` (default 1024, the paper's input).
+  ``cache_train_speedup_worker_reader``: the same with the maps read in
+  the dataloader workers (``risam.LoadCachedFeatures``): they arrive with
+  the samples, and the training process reads no shard.
+  ``cache_worker_iter_stages_s``: where that cached iteration's time goes
+  (StageTimer's stages: ``enhance`` = FE, ``text``, ``fusion``, ``decode``,
+  ``loss_backward``, ``optimizer``, ``preprocess``; ``other`` is the rest,
+  e.g. making the cached maps float).
 
 * ``second_sentence_time_ratio_tiny``, ``second_sentence_time_ratio_vit_b``:
   interactive speed (web demo, :class:`RISAMInferencer`): on one image, the
@@ -66,6 +73,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from functools import partial
 from typing import Callable, Dict, Tuple
 
@@ -82,10 +90,16 @@ import projects.risam  # noqa: F401
 from projects.risam.apis import RISAMInferencer
 from projects.risam.deployment import ONNXRISAM, export_onnx
 from projects.risam.deployment.onnx_export import PromptDecoderGraph, _export_mode
-from projects.risam.image_encoding import FeatureCacheWriter
+from projects.risam.image_encoding import (
+    CACHED_TAPS_KEY,
+    FeatureCache,
+    FeatureCacheWriter,
+    image_key,
+)
 from projects.risam.models.backbones.sam_backbone import SAM_ARCHS, SAMBackbone
 from projects.risam.models.layers.sam_sdpa_attention import swap_sam_attention
 from projects.risam.utils.peak_memory import MeasurementError, reset_peak_rss, status_mb
+from projects.risam.utils.stage_timer import StageTimer
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
 DEMO = 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
@@ -98,17 +112,16 @@ SENTENCES = ['the red square', 'the big circle on the left', 'blue one',
              'bottom']
 
 
-def _interleaved(base: Callable, ours: Callable,
-                 reps: int) -> Tuple[float, float]:
-    """Best of ``reps`` wall times of each, alternating base and ours so
-    that load changes hit both."""
-    best = [float('inf'), float('inf')]
+def _interleaved(*fns: Callable, reps: int) -> Tuple[float, ...]:
+    """Best of ``reps`` wall times of each of ``fns`` (a baseline first),
+    taking turns so that load changes hit all of them."""
+    best = [float('inf')] * len(fns)
     for _ in range(reps):
-        for i, fn in enumerate((base, ours)):
+        for i, fn in enumerate(fns):
             start = time.perf_counter()
             fn()
             best[i] = min(best[i], time.perf_counter() - start)
-    return best[0], best[1]
+    return tuple(best)
 
 
 def sam_encoder(arch: dict, size: int, seed: int = 0) -> ImageEncoderViT:
@@ -163,7 +176,8 @@ def bench_encoder(arch: dict, size: int, reps: int) -> Dict[str, float]:
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
         want, got = ref(x), ours(x)
-        t_ref, t_ours = _interleaved(lambda: ref(x), lambda: ours(x), reps)
+        t_ref, t_ours = _interleaved(lambda: ref(x), lambda: ours(x),
+                                     reps=reps)
     res = dict(encoder_time_ratio=t_ours / t_ref,
                encoder_max_abs_diff=(want - got).abs().max().item(),
                encoder_time_s=dict(segment_anything=t_ref, sdpa=t_ours))
@@ -197,7 +211,7 @@ def bench_encoder_bf16(arch: dict, size: int,
     with torch.no_grad():
         want, got = fp32.encode(x), bf16.encode(x)
         t_32, t_16 = _interleaved(lambda: fp32.encode(x),
-                                  lambda: bf16.encode(x), reps)
+                                  lambda: bf16.encode(x), reps=reps)
     rel = max(((g - w).abs().max() / w.abs().max()).item()
               for w, g in zip(want, got))
     return dict(encoder_bf16_time_ratio=t_16 / t_32,
@@ -249,14 +263,48 @@ def bench_shared(arch: dict, size: int, reps: int) -> Dict[str, float]:
             preds.append([d.pred_sem_seg.data for d in step()])  # + warm-up
         steps.append(step)
     with torch.no_grad():
-        times = _interleaved(*steps, reps)
+        times = _interleaved(*steps, reps=reps)
     same = all(torch.equal(a, b) for a, b in zip(*preds))
     return dict(shared_encoding_speedup=times[0] / times[1],
                 shared_identical_predictions=same,
                 shared_time_s=dict(per_sentence=times[0], shared=times[1]))
 
 
+def _with_cached_taps(samples, cache: FeatureCache, cache_dir: str):
+    """The samples as ``risam.LoadCachedFeatures`` hands them over from a
+    dataloader worker: each carries its image's maps."""
+    for ds in samples:
+        ds.set_metainfo({CACHED_TAPS_KEY: cache.read(image_key(ds.metainfo)),
+                         'feature_cache': os.path.abspath(cache_dir)})
+    return samples
+
+
+def _stage_breakdown(model: nn.Module, step: Callable,
+                     reps: int) -> Dict[str, float]:
+    """Mean seconds per stage of ``step`` (StageTimer's stages, plus
+    ``preprocess`` and ``other``: the rest of the iteration)."""
+    timer = StageTimer()
+    timer.attach_model(model)
+    model.data_preprocessor.forward = timer.timed(
+        model.data_preprocessor.forward, 'preprocess')
+    for _ in range(reps):
+        timer.phase = 'train'
+        timer.iters.append({})
+        start = time.perf_counter()
+        step(timer)
+        timer.iters[-1]['iteration'] = time.perf_counter() - start
+    timer.phase = 'idle'
+    stages = {k: sum(r.get(k, 0.) for r in timer.iters) / reps
+              for k in {k for r in timer.iters for k in r}}
+    stages['other'] = stages['iteration'] - sum(
+        v for k, v in stages.items() if k != 'iteration')
+    return {k: round(v, 4) for k, v in sorted(stages.items())}
+
+
 def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
+    """Live encoder / cache read by the model / cache read in the
+    dataloader workers (the maps arrive with the samples), and where the
+    last one's iteration goes."""
     torch.manual_seed(2)
     imgs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8)
             for _ in range(2)]
@@ -272,24 +320,35 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
         for b in range(2):
             writer.add(str(b), [t[b] for t in taps])
         writer.close()
-        cached = risam_model(arch, size, feature_cache=cache_dir).train()
+        worker_data = dict(inputs=imgs, data_samples=_with_cached_taps(
+            copy.deepcopy(data['data_samples']), FeatureCache(cache_dir),
+            cache_dir))
+        models = [live, risam_model(arch, size, feature_cache=cache_dir),
+                  risam_model(arch, size, feature_cache=cache_dir)]
         steps = []
-        for model in (live, cached):
+        for model, batch_data in zip(models, (data, data, worker_data)):
+            model.train()
             opt = torch.optim.Adam(
                 [p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
-            def step(m=model, o=opt):
-                batch = m.data_preprocessor(copy.deepcopy(data), True)
+            def step(timer=None, m=model, o=opt, d=batch_data):
+                batch = m.data_preprocessor(copy.deepcopy(d), True)
                 loss = sum(m.loss(**batch).values())
-                o.zero_grad()
-                loss.backward()
-                o.step()
+                with timer.timing('loss_backward') if timer else nullcontext():
+                    o.zero_grad()
+                    loss.backward()
+                with timer.timing('optimizer') if timer else nullcontext():
+                    o.step()
 
-            step()  # warm-up (the cached model also verifies the hash here)
+            step()  # warm-up (a cached model also verifies the hash here)
             steps.append(step)
-        times = _interleaved(*steps, reps)
+        times = _interleaved(*steps, reps=reps)
+        stages = _stage_breakdown(models[2], steps[2], reps)
     return dict(cache_train_speedup=times[0] / times[1],
-                cache_iter_time_s=dict(live=times[0], cached=times[1]))
+                cache_train_speedup_worker_reader=times[0] / times[2],
+                cache_iter_time_s=dict(live=times[0], cached=times[1],
+                                       cached_worker_reader=times[2]),
+                cache_worker_iter_stages_s=stages)
 
 
 def interactive_config(name: str, quick: bool) -> Config:
@@ -331,7 +390,7 @@ def bench_second_sentence(name: str, quick: bool,
     def further():
         inferencer.segment(embedding, [SENTENCES[1]])
 
-    t_first, t_further = _interleaved(first, further, reps)
+    t_first, t_further = _interleaved(first, further, reps=reps)
     return t_further / t_first, dict(first=t_first, further=t_further), \
         inferencer
 
@@ -365,7 +424,7 @@ def bench_onnx_decoder(inferencer: RISAMInferencer, size: int,
             before = status_mb('VmRSS')
             run()
             peak[name] = round(status_mb('VmHWM') - before, 1)
-        t_eager, t_onnx = _interleaved(eager, onnx, reps)
+        t_eager, t_onnx = _interleaved(eager, onnx, reps=reps)
     return dict(onnx_decoder_time_ratio=t_onnx / t_eager,
                 onnx_decoder_max_abs_diff=diff,
                 onnx_decoder_time_s=dict(torch_eager=t_eager,
@@ -435,7 +494,8 @@ def main() -> None:
     keys = ('shared_encoding_speedup', 'encoder_time_ratio',
             'encoder_memory_ratio', 'encoder_max_abs_diff',
             'encoder_bf16_time_ratio', 'encoder_bf16_max_rel_err',
-            'cache_train_speedup', 'second_sentence_time_ratio_tiny',
+            'cache_train_speedup', 'cache_train_speedup_worker_reader',
+            'second_sentence_time_ratio_tiny',
             'second_sentence_time_ratio_vit_b', 'onnx_decoder_time_ratio',
             'onnx_decoder_max_abs_diff')
     print(f'{"metric":<34}{"value":>12}')
@@ -445,6 +505,9 @@ def main() -> None:
             print(f'{k:<34}{value:>12}')
     for k, why in res.get('invalid', {}).items():
         print(f'{k} is invalid: {why}')
+    if 'cache_worker_iter_stages_s' in res:
+        print('cached iteration (worker reader), seconds per stage: ' + ', '.join(
+            f'{k} {v:.3f}' for k, v in res['cache_worker_iter_stages_s'].items()))
     if 'shared_identical_predictions' in res:
         print('shared_identical_predictions: '
               f'{res["shared_identical_predictions"]}')
