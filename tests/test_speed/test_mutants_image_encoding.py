@@ -16,8 +16,8 @@ from projects.risam.image_encoding import (
     encode_images,
     image_key,
 )
-from projects.risam.image_encoding.feature_cache import _first_difference
-from projects.risam.image_encoding.shared_encoding import _take
+from projects.risam.image_encoding.feature_cache import _first_difference, merge_rank_indexes
+from projects.risam.image_encoding.shared_encoding import _take, to_device_float
 
 FP = dict(encoder='toy', taps=[1, 2], encoder_sha256='abc')
 
@@ -345,3 +345,91 @@ def test_all_cached_skips_the_encoder_and_a_wrong_cache_is_refused(
     bb.fingerprint = lambda: dict(FP, encoder='other')
     with pytest.raises(FeatureCacheMismatch, match='encoder'):
         encode_images(bb, imgs, ['k0', 'k1'], cache=other)
+
+
+# -- several ranks, one cache --------------------------------------------
+def _maps(i: int) -> List[Tensor]:
+    """One image's maps, 8 x 64 x 64 and 2 x 32 x 32 (0.066 MiB in fp16)."""
+    return [torch.full((8, 64, 64), float(i)), torch.full((2, 32, 32), -i)]
+
+
+def _rank(out, rank, world, keys, *, close=True, fp=FP, shard_size=2):
+    w = FeatureCacheWriter(out_dir=str(out), fingerprint=fp,
+                           input_size=(64, 64), shard_size=shard_size,
+                           rank=rank, world_size=world)
+    for k in keys:
+        w.add(k, _maps(int(k[3:])))
+    if close:
+        w.close()
+    return w
+
+
+def test_rank_indexes_merge_in_rank_order(tmp_path):
+    """Rank 0: three images (two shards), rank 1: none (fewer images than
+    ranks), rank 2: one. The merged index numbers the shards in rank order
+    and reads back every image from its rank's shard."""
+    _rank(tmp_path, 0, 3, ['img0', 'img1', 'img2'])
+    _rank(tmp_path, 1, 3, [])
+    _rank(tmp_path, 2, 3, ['img5'])
+    merged = merge_rank_indexes(str(tmp_path), 3)
+    assert merged['shards'] == ['shard_r0_00000.pt', 'shard_r0_00001.pt',
+                                'shard_r2_00000.pt']
+    assert merged['images'] == {'img0': [0, 0], 'img1': [0, 1],
+                                'img2': [1, 0], 'img5': [2, 0]}
+    assert merged['tap_shapes'] == [[8, 64, 64], [2, 32, 32]]
+    assert merged['mb_per_image'] == 0.066  # (8*64*64 + 2*32*32) * 2 B
+    assert merged['complete'] is True
+    assert json.loads((tmp_path / 'index.json').read_text()) == merged
+    cache = FeatureCache(str(tmp_path))
+    for key, i in (('img2', 2), ('img5', 5)):
+        got = cache.read(key)
+        assert [t.dtype for t in got] == [torch.float16] * 2
+        assert all(torch.equal(g, w.half()) for g, w in zip(got, _maps(i)))
+        # a copy of the row, not a view of the mapped shard
+        assert got[0].untyped_storage().nbytes() == 8 * 64 * 64 * 2
+
+
+def test_ranks_without_images_give_an_empty_cache(tmp_path):
+    _rank(tmp_path, 0, 2, [])
+    _rank(tmp_path, 1, 2, [])
+    merged = merge_rank_indexes(str(tmp_path), 2)
+    assert merged['images'] == {} and merged['shards'] == []
+    assert merged['mb_per_image'] == 0.0 and merged['complete'] is True
+
+
+def test_merge_refuses_missing_unfinished_other_and_shared_parts(tmp_path):
+    out = tmp_path / 'a'
+    _rank(out, 0, 2, ['img0'])
+    with pytest.raises(FileNotFoundError) as err:
+        merge_rank_indexes(str(out), 2)
+    assert str(err.value) == (f'feature cache {out}: no {out}/index.rank1.'
+                              'json (rank 1 did not finish)')
+    _rank(out, 1, 2, ['img1'], close=False, shard_size=1)
+    with pytest.raises(FeatureCacheMismatch) as err:
+        merge_rank_indexes(str(out), 2)
+    assert str(err.value) == (f'feature cache {out}: rank 1 did not finish '
+                              'its part')
+    other = tmp_path / 'b'
+    _rank(other, 0, 2, ['img0'])
+    _rank(other, 1, 2, ['img1'], fp=dict(FP, encoder_sha256='def'))
+    with pytest.raises(FeatureCacheMismatch) as err:
+        merge_rank_indexes(str(other), 2)
+    assert str(err.value) == (
+        f'feature cache {other}: rank 1 wrote another cache: '
+        'fingerprint.encoder_sha256 (cache: abc, model: def)')
+    twice = tmp_path / 'c'
+    _rank(twice, 0, 2, ['img0', 'img1'])
+    _rank(twice, 1, 2, ['img1'])
+    with pytest.raises(FeatureCacheMismatch) as err:
+        merge_rank_indexes(str(twice), 2)
+    assert str(err.value) == (f'feature cache {twice}: image img1 written by '
+                              'two ranks')
+
+
+def test_to_device_float_makes_host_maps_fp32_on_the_device():
+    maps = torch.tensor([[1.5, -2.25]], dtype=torch.float16)
+    got = to_device_float(maps, torch.device('cpu'))
+    assert got.dtype == torch.float32 and got.tolist() == [[1.5, -2.25]]
+    meta = to_device_float(maps, torch.device('meta'))
+    assert meta.device.type == 'meta' and meta.dtype == torch.float32
+

@@ -231,8 +231,6 @@ def merge_rank_indexes(out_dir: str, world_size: int) -> dict:
                 raise FeatureCacheMismatch(
                     f'feature cache {out_dir}: rank {rank} wrote another '
                     f'cache: {diff}')
-        if merged['tap_shapes'] is None:
-            merged['tap_shapes'] = part['tap_shapes']
         offset = len(merged['shards'])
         merged['shards'] += part['shards']
         for key, (shard, row) in part['images'].items():
