@@ -3,6 +3,7 @@ for: the image identity rule, the shared encoding's grouping, and the
 frozen-feature cache's index, shards, checks and messages, on a toy backbone
 (no model is built, so every test runs in milliseconds)."""
 import json
+import os
 from typing import List
 
 import pytest
@@ -16,7 +17,12 @@ from projects.risam.image_encoding import (
     encode_images,
     image_key,
 )
-from projects.risam.image_encoding.feature_cache import _first_difference, merge_rank_indexes
+from projects.risam.image_encoding import feature_cache as feature_cache_mod
+from projects.risam.image_encoding.feature_cache import (
+    VERSION,
+    _first_difference,
+    merge_rank_indexes,
+)
 from projects.risam.image_encoding.shared_encoding import _take, to_device_float
 
 FP = dict(encoder='toy', taps=[1, 2], encoder_sha256='abc')
@@ -389,6 +395,15 @@ def test_rank_indexes_merge_in_rank_order(tmp_path):
         assert got[0].untyped_storage().nbytes() == 8 * 64 * 64 * 2
 
 
+def test_a_first_rank_without_images_is_skipped(tmp_path):
+    _rank(tmp_path, 0, 2, [])
+    _rank(tmp_path, 1, 2, ['img3'])
+    merged = merge_rank_indexes(str(tmp_path), 2)
+    assert merged['shards'] == ['shard_r1_00000.pt']
+    assert merged['tap_shapes'] == [[8, 64, 64], [2, 32, 32]]
+    assert merged['mb_per_image'] == 0.066
+
+
 def test_ranks_without_images_give_an_empty_cache(tmp_path):
     _rank(tmp_path, 0, 2, [])
     _rank(tmp_path, 1, 2, [])
@@ -433,3 +448,140 @@ def test_to_device_float_makes_host_maps_fp32_on_the_device():
     meta = to_device_float(maps, torch.device('meta'))
     assert meta.device.type == 'meta' and meta.dtype == torch.float32
 
+
+
+
+def test_to_device_float_pins_and_copies_without_blocking(monkeypatch):
+    """On a GPU the host maps are pinned, copied with ``non_blocking=True``
+    to that device, and made float there (spied: this machine has none)."""
+    calls = []
+
+    class Pinned:
+        def __init__(self, t):
+            self.t = t
+
+        def to(self, *args, **kwargs):
+            calls.append(('to', args, kwargs))
+            return self.t
+
+    def pin(self):
+        calls.append(('pin', self.dtype))
+        return Pinned(self)
+
+    monkeypatch.setattr(torch.Tensor, 'pin_memory', pin)
+    cuda = torch.device('cuda', 1)
+    got = to_device_float(torch.ones(2, dtype=torch.float16), cuda)
+    assert calls == [('pin', torch.float16),
+                     ('to', (cuda, ), dict(non_blocking=True))]
+    assert got.dtype == torch.float32
+
+
+def test_writer_resumes_a_running_index(tmp_path):
+    """A second writer on a folder with a running index holds its images
+    and goes on after its last shard."""
+    out, w, feats = _write(tmp_path)  # img0-3 in two shards, img4 pending
+    again = FeatureCacheWriter(out_dir=str(out), fingerprint=FP,
+                               input_size=(4, 4), shard_size=2)
+    assert again.resumed == 4
+    assert 'img3' in again and 'img4' not in again
+    again.add('img4', [t[4] for t in feats])
+    index = again.close()
+    assert index['shards'] == ['shard_00000.pt', 'shard_00001.pt',
+                               'shard_00002.pt']
+    assert index['images']['img4'] == [2, 0] and index['complete'] is True
+    cache = FeatureCache(str(out))
+    cache.verify(dict(FP), [4, 4])
+    keys = [f'img{i}' for i in range(5)]
+    _assert_same(cache.lookup(keys, torch.device('cpu')),
+                 tuple(t.half().float() for t in feats))
+    fresh = FeatureCacheWriter(out_dir=str(tmp_path / 'new'), fingerprint=FP,
+                               input_size=(4, 4))
+    assert fresh.resumed == 0
+
+
+@pytest.mark.parametrize('change, diff', [
+    (dict(version=0), f'format version (cache: 0, this writer: {VERSION})'),
+    (dict(fingerprint=dict(FP, encoder_sha256='x')),
+     'fingerprint.encoder_sha256 (cache: x, model: abc)'),
+    (dict(input_size=[8, 8]), 'input_size (cache: [8, 8], model: [4, 4])'),
+    (dict(dtype='float32'), 'dtype (cache: float32, model: float16)')])
+def test_writer_refuses_to_resume_another_cache(tmp_path, change, diff):
+    out, _, _ = _write(tmp_path)
+    path = out / 'index.json'
+    index = json.loads(path.read_text())
+    index.update(change)
+    path.write_text(json.dumps(index))
+    with pytest.raises(FeatureCacheMismatch) as err:
+        FeatureCacheWriter(out_dir=str(out), fingerprint=FP,
+                           input_size=(4, 4))
+    assert str(err.value) == (f'feature cache {out} holds another cache: '
+                              f'{diff}; choose another folder or delete it')
+
+
+def test_reader_refuses_an_unfinished_cache_in_one_line(tmp_path):
+    out, _, _ = _write(tmp_path)  # not closed: 4 images in shards
+    with pytest.raises(FeatureCacheMismatch) as err:
+        FeatureCache(str(out))
+    assert str(err.value) == (
+        f'feature cache {out} is incomplete (4 images written): run '
+        'tools/analysis_tools/cache_features.py with the same arguments '
+        'again to finish it')
+
+
+def test_non_finite_maps_are_refused_whole(tmp_path):
+    out, w, feats = _write(tmp_path, n=1)
+    bad = [feats[0][0] * float('inf'), feats[1][0]]
+    with pytest.raises(ValueError) as err:
+        w.add('bad', bad)
+    assert str(err.value) == (
+        f'feature cache {out}: image bad has non-finite features in float16 '
+        '(nan or inf); nothing of it is written')
+    assert 'bad' not in w
+
+
+def test_reader_keeps_the_most_recently_used_shards_open(tmp_path):
+    out, w, _ = _write(tmp_path)  # shards: img0-1, img2-3, img4
+    w.close()
+    assert FeatureCache(str(out)).max_open_shards == 4
+    assert FeatureCache(str(out), max_open_shards=0).max_open_shards == 1
+    cache = FeatureCache(str(out), max_open_shards=2)
+    for key in ('img0', 'img2', 'img0', 'img4'):
+        cache.read(key)
+    assert list(cache._shards) == [0, 2]  # shard 1 was the least recent
+
+
+def test_atomic_writes_rename_within_the_folder(tmp_path, monkeypatch):
+    moves = []
+    real = feature_cache_mod.os.replace
+    monkeypatch.setattr(feature_cache_mod.os, 'replace',
+                        lambda a, b: moves.append((a, b)) or real(a, b))
+    out, w, _ = _write(tmp_path, n=2)  # one shard and the running index
+    assert len(moves) == 2
+    for src, dst in moves:
+        assert os.path.dirname(src) == os.path.dirname(dst) == str(out)
+        assert os.path.basename(src) == f'.{os.path.basename(dst)}.tmp'
+
+
+def test_maps_read_by_workers_replace_the_encoder(tmp_path):
+    """``cached=``: samples with maps (as ``risam.LoadCachedFeatures`` hands
+    them over, in the cache's dtype) are hits, made fp32; the others are
+    encoded; with every sample cached the encoder does not run."""
+    out, w, feats = _write(tmp_path, n=3)
+    w.close()
+    cache = FeatureCache(str(out))
+    x = _images(3)
+    backbone = ToyBackbone()
+    cached = [cache.read('img0'), None, cache.read('img2')]
+    got = encode_images(backbone, x, ['img0', 'img1', 'img2'], cache=cache,
+                        cached=cached)
+    assert backbone.calls == [1]
+    want = _per_sample(x)
+    for g, t in zip(got, want):
+        assert g.dtype == torch.float32
+        assert torch.equal(g[1], t[1])
+        assert torch.equal(g[[0, 2]], t[[0, 2]].half().float())
+    backbone.calls.clear()
+    got = encode_images(backbone, x[[0, 2]], ['img0', 'img2'], cache=cache,
+                        cached=[cached[0], cached[2]])
+    assert backbone.calls == []
+    _assert_same(got, tuple(t[[0, 2]].half().float() for t in want))

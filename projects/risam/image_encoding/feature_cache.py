@@ -145,9 +145,7 @@ class FeatureCacheWriter:
             raise FeatureCacheMismatch(
                 f'feature cache {self.out_dir} holds another cache: {diff}; '
                 'choose another folder or delete it')
-        old.pop('complete', None)
-        old.pop('mb_per_image', None)
-        self.index.update(old)
+        self.index.update(old)  # complete / mb_per_image: rewritten on write
         return len(self.index['images'])
 
     def __contains__(self, key: Optional[str]) -> bool:
@@ -239,8 +237,7 @@ def merge_rank_indexes(out_dir: str, world_size: int) -> dict:
                     f'feature cache {out_dir}: image {key} written by two '
                     'ranks')
             merged['images'][key] = [shard + offset, row]
-    merged['mb_per_image'] = _mb_per_image(merged)
-    merged['complete'] = True
+    # complete and mb_per_image carry over from the (finished, equal) parts
     _write_json(osp.join(out_dir, INDEX), merged)
     return merged
 
