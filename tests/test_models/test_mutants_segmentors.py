@@ -4,8 +4,12 @@
 all: ``encode_decode(inputs, metas)`` must be the tensor-mode logits of the
 metas' sentences, bilinearly resized to the padded input size;
 ``extract_feat`` the visual features. ``postprocess_result`` had no test of
-its ``pad_shape`` / ``img_shape`` fallbacks nor of 3-value shapes.
+its ``pad_shape`` / ``img_shape`` fallbacks nor of 3-value shapes. The
+maps that dataloader workers hand over (``risam.LoadCachedFeatures``) were
+reached only by a slow training test.
 """
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +19,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from projects.risam.image_encoding import CACHED_TAPS_KEY, FeatureCache, FeatureCacheWriter
 from projects.risam.models import RISAM
 
 TINY = 'configs/risam/_base_/models/risam_tiny.py'
@@ -81,8 +86,10 @@ def test_postprocess_reads_pad_shape_and_img_shape_fallbacks():
     # pad_shape only: nothing to crop
     out = _post(logits, dict(pad_shape=(4, 4, 3)))
     assert torch.equal(out.seg_logits.data, logits[0])
-    with pytest.raises(KeyError, match='no batch_input_shape'):
+    with pytest.raises(KeyError) as err:
         _post(logits, dict(ori_shape=(4, 4)))
+    assert err.value.args[0] == ('sample 0: no batch_input_shape, pad_shape '
+                                 'or img_shape in its metainfo')
 
 
 def test_threshold_is_strict_and_ori_shape_may_have_channels():
@@ -185,7 +192,6 @@ def test_encode_decode_shares_the_image_encoding():
 def test_feature_cache_serves_the_encoder_output(tmp_path):
     """``feature_cache=DIR``: a sample whose image is cached skips the
     frozen encoder and gives the live path's logits (fp32 cache)."""
-    from projects.risam.image_encoding import FeatureCacheWriter
     live = _model()
     inputs = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -208,3 +214,65 @@ def test_feature_cache_serves_the_encoder_output(tmp_path):
         want = live._forward(inputs, sample)
     assert calls == []
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def _cached_model(tmp_path, n=2):
+    """A tiny RISAM and an fp32 cache of its encoder on ``n`` images."""
+    model = _model()
+    inputs = torch.randn(n, 3, 64, 64)
+    with torch.no_grad():
+        raw = model.backbone.encode(inputs)
+    w = FeatureCacheWriter(out_dir=str(tmp_path), dtype='float32',
+                           fingerprint=model.backbone.fingerprint(),
+                           input_size=(64, 64))
+    for b in range(n):
+        w.add(str(b), [t[b] for t in raw])
+    w.close()
+    model.feature_cache = FeatureCache(str(tmp_path))
+    return model, inputs, model.feature_cache
+
+
+def test_maps_handed_over_by_workers_replace_the_encoder(tmp_path):
+    """``risam.LoadCachedFeatures`` puts each sample's maps (and the cache
+    folder) in its metainfo: those samples skip the frozen encoder and give
+    the live path's features; a sample without maps is encoded."""
+    model, inputs, cache = _cached_model(tmp_path)
+    calls = []
+    encode = model.backbone.encode
+    model.backbone.encode = lambda x: calls.append(len(x)) or encode(x)
+    metas = [dict(img_id=b, feature_cache=osp.abspath(str(tmp_path)),
+                  **{CACHED_TAPS_KEY: cache.read(str(b))}) for b in (0, 1)]
+    plain = [dict(img_id=b) for b in (0, 1)]
+    with torch.no_grad():
+        want = model.extract_visual(inputs)  # no metas: both encoded
+        assert calls == [2]
+        got = model.extract_visual(inputs, metas)
+        assert calls == [2]  # nothing encoded
+        metas[1] = dict(plain[1])  # sample 1 without maps: encoded
+        half = model.extract_visual(inputs, metas)
+        assert calls == [2, 1]
+    for g, h, w in zip(got, half, want):
+        assert torch.allclose(g, w, atol=1e-5)
+        assert torch.allclose(h, w, atol=1e-5)
+
+
+def test_maps_need_the_models_cache_of_the_same_folder(tmp_path):
+    model, inputs, cache = _cached_model(tmp_path / 'mine')
+    mine = osp.abspath(str(tmp_path / 'mine'))
+    other = osp.abspath(str(tmp_path / 'other'))
+    metas = [dict(img_id=b, feature_cache=mine,
+                  **{CACHED_TAPS_KEY: cache.read(str(b))}) for b in (0, 1)]
+    metas[1]['feature_cache'] = other
+    with pytest.raises(ValueError) as err:
+        model.extract_visual(inputs, metas)
+    assert str(err.value) == (f'samples carry cached features from {other}, '
+                              f'model.feature_cache is {mine}: set both to '
+                              'one folder')
+    model.feature_cache = None
+    with pytest.raises(ValueError) as err:
+        model.extract_visual(inputs, metas)
+    assert str(err.value) == (
+        'samples carry cached features (risam.LoadCachedFeatures in the '
+        'pipeline) but model.feature_cache is not set: set it to the same '
+        'folder, so that the cache is checked against the encoder')
+
