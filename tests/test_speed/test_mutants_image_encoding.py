@@ -581,6 +581,11 @@ def test_maps_read_by_workers_replace_the_encoder(tmp_path):
         assert torch.equal(g[1], t[1])
         assert torch.equal(g[[0, 2]], t[[0, 2]].half().float())
     backbone.calls.clear()
+    none = encode_images(backbone, x, ['img0', 'img1', 'img2'], cache=cache,
+                         cached=[None, None, None])  # no maps: all encoded
+    assert backbone.calls == [3]
+    _assert_same(none, want)
+    backbone.calls.clear()
     got = encode_images(backbone, x[[0, 2]], ['img0', 'img2'], cache=cache,
                         cached=[cached[0], cached[2]])
     assert backbone.calls == []
