@@ -9,30 +9,18 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from .peak_memory import MeasurementError, reset_peak_rss, status_mb
+
 __all__ = ['StageTimer']
-
-
-def _rss_peak_reset() -> bool:
-    """Reset the kernel's peak-RSS counter (VmHWM); False if refused."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
 
 
 def _rss_peak_bytes() -> int:
     """Peak resident memory of this process: VmHWM since the last reset,
     else getrusage's lifetime peak."""
     try:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return int(status_mb('VmHWM') * 2**20)
+    except (OSError, MeasurementError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class StageTimer(Hook):
@@ -58,7 +46,6 @@ class StageTimer(Hook):
         self.first_iter: Optional[int] = None
         self.last_iter: Optional[int] = None
         self._t0 = 0.0
-        self._wrapped = False
 
     @staticmethod
     def _now() -> float:
@@ -128,7 +115,10 @@ class StageTimer(Hook):
         self._wrap(opt, 'backward', 'loss_backward')
         self._wrap(opt, 'step', 'optimizer')
         self._wrap(opt, 'zero_grad', 'optimizer')
-        _rss_peak_reset()
+        try:  # without a reset the peak includes model building
+            reset_peak_rss()
+        except MeasurementError:
+            pass
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
 
