@@ -88,14 +88,10 @@ from torch import nn
 
 import projects.risam  # noqa: F401
 from projects.risam.apis import RISAMInferencer
+from projects.risam.datasets.transforms import LoadCachedFeatures
 from projects.risam.deployment import ONNXRISAM, export_onnx
 from projects.risam.deployment.onnx_export import PromptDecoderGraph, _export_mode
-from projects.risam.image_encoding import (
-    CACHED_TAPS_KEY,
-    FeatureCache,
-    FeatureCacheWriter,
-    image_key,
-)
+from projects.risam.image_encoding import FeatureCacheWriter
 from projects.risam.models.backbones.sam_backbone import SAM_ARCHS, SAMBackbone
 from projects.risam.models.layers.sam_sdpa_attention import swap_sam_attention
 from projects.risam.utils.peak_memory import MeasurementError, reset_peak_rss, status_mb
@@ -270,12 +266,12 @@ def bench_shared(arch: dict, size: int, reps: int) -> Dict[str, float]:
                 shared_time_s=dict(per_sentence=times[0], shared=times[1]))
 
 
-def _with_cached_taps(samples, cache: FeatureCache, cache_dir: str):
-    """The samples as ``risam.LoadCachedFeatures`` hands them over from a
-    dataloader worker: each carries its image's maps."""
+def _with_cached_taps(samples, cache_dir: str):
+    """The samples as a dataloader worker hands them over: each through
+    ``risam.LoadCachedFeatures``, which attaches its image's maps."""
+    reader = LoadCachedFeatures(cache_dir)
     for ds in samples:
-        ds.set_metainfo({CACHED_TAPS_KEY: cache.read(image_key(ds.metainfo)),
-                         'feature_cache': os.path.abspath(cache_dir)})
+        reader.transform(dict(data_samples=ds))
     return samples
 
 
@@ -321,8 +317,7 @@ def bench_cache(arch: dict, size: int, reps: int) -> Dict[str, float]:
             writer.add(str(b), [t[b] for t in taps])
         writer.close()
         worker_data = dict(inputs=imgs, data_samples=_with_cached_taps(
-            copy.deepcopy(data['data_samples']), FeatureCache(cache_dir),
-            cache_dir))
+            copy.deepcopy(data['data_samples']), cache_dir))
         models = [live, risam_model(arch, size, feature_cache=cache_dir),
                   risam_model(arch, size, feature_cache=cache_dir)]
         steps = []
