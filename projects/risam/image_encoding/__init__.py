@@ -7,8 +7,8 @@ backbone's ``encode``/``fingerprint``), by
 :class:`~projects.risam.datasets.ImageGroupedSampler`.
 """
 from .feature_cache import FeatureCache, FeatureCacheMismatch, FeatureCacheWriter
-from .image_identity import image_key
+from .image_identity import SAME_IMAGE_KEY, image_key
 from .shared_encoding import CACHED_TAPS_KEY, encode_images
 
-__all__ = ['CACHED_TAPS_KEY', 'FeatureCache', 'FeatureCacheMismatch',
+__all__ = ['CACHED_TAPS_KEY', 'SAME_IMAGE_KEY', 'FeatureCache', 'FeatureCacheMismatch',
            'FeatureCacheWriter', 'encode_images', 'image_key']

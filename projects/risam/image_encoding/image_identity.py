@@ -1,7 +1,12 @@
 """Which samples show the same image: the one rule used everywhere."""
 from typing import Mapping, Optional
 
-__all__ = ['image_key']
+__all__ = ['SAME_IMAGE_KEY', 'image_key']
+
+#: metainfo key that :class:`~projects.risam.models.RISAMDataPreProcessor`
+#: sets on every data sample: the batch position of the first sample showing
+#: the same image (read by the segmentor's shared image encoding)
+SAME_IMAGE_KEY = 'same_image_as'
 
 
 def image_key(meta: Mapping) -> Optional[str]:

@@ -22,6 +22,11 @@ mmengine's :class:`~mmengine.runner.CheckpointLoader` (``load_from``,
   own weights from their own files (``SAMBackbone(checkpoint=...)``,
   ``CLIPTokenEncoder(pretrained=...)``); a module announces them in its
   ``frozen_pretrained_prefixes`` attribute (relative key prefixes).
+
+mmengine's runner package is imported by the two functions that use it, not
+by this module: the model core (:data:`projects.risam.registry.WITH_MMSEG`
+False) reads its files with :func:`load_state_dict_file` alone, on a machine
+where ``mmengine.runner``'s own imports (OpenCV) may be missing.
 """
 import os.path as osp
 import pickle
@@ -31,7 +36,6 @@ from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_state_dict
 from torch import Tensor, nn
 
 __all__ = [
@@ -138,6 +142,7 @@ def load_from_local_weights_only(filename: str,
 def register_weights_only_loader() -> None:
     """Make :func:`load_from_local_weights_only` mmengine's loader for local
     paths (the ``''`` scheme). Idempotent."""
+    from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local_weights_only, force=True)
 
@@ -272,6 +277,7 @@ def load_strict(model: nn.Module,
     Returns:
         The checkpoint as read (``meta`` etc. included).
     """
+    from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
     ckpt = _load_checkpoint(str(checkpoint), map_location=map_location,
                             logger=logger or 'current')
     state = unwrap_state_dict(ckpt, revise_keys=revise_keys,

@@ -5,12 +5,14 @@
 - :func:`write_text` writes next to the target, then renames it into place,
   so an interrupted write never leaves a half file where a good one was.
 - :func:`write_image` checks ``cv2.imwrite``'s result, which is only a bool.
+
+OpenCV is imported by :func:`write_image` alone: the text outputs serve
+``tools/analysis_tools/gpu_check.py`` on machines without it.
 """
 import os
 import os.path as osp
 import tempfile
 
-import cv2
 import numpy as np
 
 __all__ = ['OutputError', 'check_output_file', 'write_image', 'write_text']
@@ -65,6 +67,7 @@ def write_text(path: str, text: str) -> None:
 def write_image(path: str, image: np.ndarray) -> None:
     """``cv2.imwrite`` that raises :class:`OutputError` when nothing was
     written (cv2 only returns False)."""
+    import cv2
     os.makedirs(osp.dirname(osp.abspath(path)) or '.', exist_ok=True)
     if not cv2.imwrite(str(path), image):
         raise OutputError(f'could not write {path}')

@@ -5,11 +5,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 
-from ...image_encoding.image_identity import image_key
+from ...image_encoding.image_identity import SAME_IMAGE_KEY, image_key
 from ...registry import MODELS
-
-#: metainfo key set on every data sample by :class:`RISAMDataPreProcessor`
-SAME_IMAGE_KEY = 'same_image_as'
 
 
 def same_image_as(inputs: Sequence[torch.Tensor],

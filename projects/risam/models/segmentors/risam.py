@@ -1,24 +1,19 @@
 """RISAM segmentor: SAM encoder + CLIP text + MA fusion + MA decoder."""
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
-from mmseg.utils import OptConfigType, SampleList
+from mmseg.utils import SampleList
 from torch import Tensor
 
-from ...image_encoding import CACHED_TAPS_KEY, FeatureCache, encode_images, image_key
 from ...registry import MODELS
-from ..backbones import BaseVisualBackbone
-from ..data_preprocessors.risam_data_preprocessor import SAME_IMAGE_KEY
-
-TextFeats = Tuple[Tensor, Tensor]
+from .risam_core import RISAMCore
 
 
 @MODELS.register_module()
-class RISAM(BaseSegmentor):
+class RISAM(RISAMCore, BaseSegmentor):
     """Referring image segmentation with SAM (paper Fig. 3).
 
     ::
@@ -32,7 +27,9 @@ class RISAM(BaseSegmentor):
     :meth:`extract_text`, :meth:`decode`) so callers can run the image
     encoder once per image and expand it per sentence, or feed cached
     backbone features. Sentences come from each data sample's metainfo
-    ``text``.
+    ``text``. The stages, the loss and ``forward`` are
+    :class:`~projects.risam.models.segmentors.risam_core.RISAMCore`'s (no
+    mmseg import); this class adds mmseg's ``BaseSegmentor`` API.
 
     The visual backbone is a
     :class:`~projects.risam.models.BaseVisualBackbone`: its frozen
@@ -73,87 +70,6 @@ class RISAM(BaseSegmentor):
         feature_cache: directory of a frozen-feature cache, or None.
     """
 
-    def __init__(self,
-                 *,
-                 backbone: dict,
-                 text_encoder: dict,
-                 neck: dict,
-                 decode_head: dict,
-                 threshold: float = 0.35,
-                 share_image_encoding: bool = True,
-                 feature_cache: Optional[str] = None,
-                 data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.text_encoder = MODELS.build(text_encoder)
-        self.neck = MODELS.build(neck)
-        self.decode_head = MODELS.build(decode_head)
-        self.threshold = threshold
-        self.share_image_encoding = share_image_encoding
-        self.feature_cache = (FeatureCache(feature_cache)
-                              if feature_cache is not None else None)
-
-    # -- the three separable stages -------------------------------------
-    def extract_visual(self,
-                       inputs: Tensor,
-                       metas: Optional[Sequence[dict]] = None
-                       ) -> Tuple[Tensor, ...]:
-        """``B x 3 x S x S`` -> backbone outputs (tuple of maps).
-
-        ``metas`` (one metainfo dict per sample) enable shared encoding and
-        the feature cache; without them every sample is encoded.
-        """
-        bb = self.backbone
-        if not isinstance(bb, BaseVisualBackbone):
-            return tuple(bb(inputs))
-        keys = [image_key(m) for m in metas] if metas is not None else None
-        same = ([m.get(SAME_IMAGE_KEY) for m in metas]
-                if metas is not None else None)
-        cached = [m.get(CACHED_TAPS_KEY) for m in metas] \
-            if metas is not None else None
-        if cached is not None and all(c is None for c in cached):
-            cached = None
-        if cached is not None and self.feature_cache is None:
-            raise ValueError(
-                'samples carry cached features (risam.LoadCachedFeatures in '
-                'the pipeline) but model.feature_cache is not set: set it to '
-                'the same folder, so that the cache is checked against the '
-                'encoder')
-        if cached is not None:
-            mine = osp.abspath(self.feature_cache.cache_dir)
-            other = next((m['feature_cache'] for m in metas
-                          if m.get('feature_cache', mine) != mine), None)
-            if other is not None:
-                raise ValueError(
-                    f'samples carry cached features from {other}, '
-                    f'model.feature_cache is {mine}: set both to one folder')
-        raw = encode_images(bb, inputs, keys,
-                            share=self.share_image_encoding,
-                            cache=self.feature_cache, same_image_as=same,
-                            cached=cached)
-        return bb.enhance(raw)
-
-    def extract_text(self, texts: Sequence[str]) -> TextFeats:
-        """Sentences -> ``(tokens B x L x C', mask B x L)``."""
-        return self.text_encoder(list(texts))
-
-    def decode(self, visual: Sequence[Tensor], text: TextFeats) -> Tensor:
-        """Fuse and decode -> ``B x 1 x h x w`` mask logits."""
-        tokens, mask = text
-        lav, val = self.neck(visual, tokens, mask)
-        return self.decode_head(lav, val, mask)
-
-    # -- BaseSegmentor API ----------------------------------------------
-    @staticmethod
-    def _texts(data_samples: SampleList) -> List[str]:
-        return [str(ds.metainfo.get('text', '')) for ds in data_samples]
-
-    @staticmethod
-    def _metas(data_samples: Optional[SampleList]) -> Optional[List[dict]]:
-        return [ds.metainfo for ds in data_samples] if data_samples else None
-
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Visual features only (mmseg API)."""
         return self.extract_visual(inputs)
@@ -166,23 +82,6 @@ class RISAM(BaseSegmentor):
                              self.extract_text(texts))
         return F.interpolate(logits, size=inputs.shape[-2:],
                              mode='bilinear', align_corners=False)
-
-    def _forward(self,
-                 inputs: Tensor,
-                 data_samples: Optional[SampleList] = None) -> Tensor:
-        """Raw ``B x 1 x S/4 x S/4`` logits (tensor mode)."""
-        texts = self._texts(data_samples) if data_samples else [''] * len(
-            inputs)
-        return self.decode(
-            self.extract_visual(inputs, self._metas(data_samples)),
-            self.extract_text(texts))
-
-    def loss(self, inputs: Tensor,
-             data_samples: SampleList) -> Dict[str, Tensor]:
-        """Eq. 12 against ``gt_sem_seg`` (255 = padding, ignored)."""
-        logits = self._forward(inputs, data_samples)
-        gt = torch.stack([ds.gt_sem_seg.data[0] for ds in data_samples])
-        return self.decode_head.loss_by_feat(logits, gt.long())
 
     def predict(self, inputs: Tensor,
                 data_samples: SampleList) -> SampleList:
