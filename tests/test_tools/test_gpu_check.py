@@ -1,6 +1,8 @@
 """tools/analysis_tools/gpu_check.py: its GPU paths, checked on the CPU."""
 import copy
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,7 +60,8 @@ def test_fused_kernels_only(tool, tiny):
             fused = model.backbone.encode(x)
         for a, b in zip(free, fused):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-        report = tool.measure_attention(model, CPU, ['FLASH_ATTENTION'])
+        report = tool.measure_attention(model, CPU, ['FLASH_ATTENTION'],
+                                        size=128)
         assert report['encoder'] == counts
         assert set(report['decoder']) == {'flash'}
         # CPU has no memory-efficient kernel: math would be the fall back
@@ -81,9 +84,10 @@ def test_report_schema(tool, tiny):
     report['encoder'] = tool.measure_encoder(CPU, arch=arch, size=64,
                                              batch=2, iters=1)
     report['attention'] = tool.measure_attention(model, CPU,
-                                                 ['FLASH_ATTENTION'])
-    report['train'] = tool.measure_training(model, CPU, batch=2, iters=1,
-                                            words=5)
+                                                 ['FLASH_ATTENTION'],
+                                                 size=128)
+    report['train'] = tool.measure_training(model, CPU, size=128, batch=2,
+                                            iters=1, words=5)
     assert tool.schema_errors(report) == []
     for stat in ('per_sentence', 'image_grouped', 'cached'):
         assert report['train'][stat]['seconds_per_iter'] > 0
@@ -105,3 +109,104 @@ def test_two_processes_on_gloo_equal_one(tool):
     one, two = result['one_process'], result['two_process']
     assert one['loss_step2'] != pytest.approx(one['loss_step1'], abs=1e-7)
     assert two['loss_step1'] == pytest.approx(one['loss_step1'], rel=1e-6)
+
+
+# -- the import path of a bare GPU machine -----------------------------------
+#: What the GPU machine's wheel pack leaves out (requirements/gpu_check.txt):
+#: in a child process these imports fail as if not installed.
+NOT_PACKED = ('mmseg', 'mmcv', 'cv2', 'scipy', 'pycocotools')
+HIDE = f'''
+import importlib.abc, sys
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split('.')[0] in {NOT_PACKED!r}:
+            raise ModuleNotFoundError(f'No module named {{name!r}}',
+                                      name=name)
+sys.meta_path.insert(0, Hide())
+'''
+
+
+def _without_mmseg(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', HIDE + code], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _tiny_loss(model, tool) -> float:
+    inputs, samples = tool.make_batch(2, 4, 128, 5, CPU, seed=3)
+    model.train()
+    losses = model(inputs, samples, mode='loss')
+    return float(sum(v for k, v in losses.items() if 'loss' in k))
+
+
+def test_core_import_path_needs_no_mmseg_mmcv_opencv_scipy():
+    """Without mmseg (and mmcv, OpenCV, SciPy, pycocotools) installed,
+    ``projects.risam`` registers the model core; the check runs to its
+    no-CUDA exit; asking for the mmseg classes is a one-line ImportError."""
+    proc = _without_mmseg(f'''
+import torch
+torch.cuda.is_available = lambda: False
+import projects.risam as risam
+from projects.risam import models
+print('WITH_MMSEG', risam.WITH_MMSEG)
+try:
+    models.RISAM
+except ImportError as e:
+    print('RISAM:', e)
+spec = __import__('importlib.util').util.spec_from_file_location(
+    'gpu_check', 'tools/analysis_tools/gpu_check.py')
+tool = __import__('importlib.util').util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+code = tool.main([])
+loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({NOT_PACKED!r}))
+print('exit', code, 'loaded', loaded)
+''')
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == 'WITH_MMSEG False'
+    assert out[1].startswith('RISAM: projects.risam.models.RISAM subclasses '
+                             'mmsegmentation')
+    assert out[2] == 'exit 2 loaded []'
+    assert proc.stderr.count('\n') == 1 and 'no CUDA device' in proc.stderr
+
+
+def test_core_trains_as_risam(tool):
+    """The check's model (``RISAMCore``, built in a process without mmseg)
+    gives the loss that ``risam.RISAM``, built from the same config in this
+    process through mmseg's registry, gives on the same batch: the check
+    measures the paper model's training step, not a look-alike."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from projects.risam.models import RISAM, RISAMCore
+    for name in ('forward', 'loss', '_forward', 'extract_visual',
+                 'extract_text', 'decode'):
+        assert getattr(RISAM, name) is getattr(RISAMCore, name), name
+    proc = _without_mmseg(f'''
+import importlib.util, torch
+spec = importlib.util.spec_from_file_location(
+    'gpu_check', 'tools/analysis_tools/gpu_check.py')
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+model = tool.build_model(tool.paper_model_cfg({str(TINY)!r}).model,
+                         torch.device('cpu'))
+inputs, samples = tool.make_batch(2, 4, 128, 5, torch.device('cpu'), seed=3)
+model.train()
+losses = model(inputs, samples, mode='loss')
+print(type(model).__name__, repr(float(sum(
+    v for k, v in losses.items() if 'loss' in k))))
+''')
+    assert proc.returncode == 0, proc.stderr
+    name, core_loss = proc.stdout.split()
+    cfg = tool.paper_model_cfg(str(TINY))
+    init_default_scope('mmseg')
+    torch.manual_seed(0)  # build_model's seed
+    risam = MODELS.build(cfg.model)
+    assert type(risam) is RISAM and name == 'RISAMCore'
+    full = _tiny_loss(risam, tool)
+    assert float(core_loss) == pytest.approx(full, rel=1e-6, abs=1e-7)
+
+
+def test_input_size_is_the_preprocessors(tool):
+    cfg = tool.paper_model_cfg(str(TINY))
+    assert tool.input_size(cfg.model) == 128
+    assert tool.input_size(dict(type='risam.RISAM')) == 1024

@@ -37,9 +37,12 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import torch
 
 PAPER_CONFIG = 'configs/risam/risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py'
-#: Imported before anything runs; the first that fails is named.
-STACK = ('numpy', 'mmengine', 'mmcv', 'mmseg', 'segment_anything',
-         'open_clip', 'projects.risam')
+#: Imported before anything runs; the first that fails is named. The
+#: check trains the model core (``RISAMCore``), so it needs neither
+#: mmsegmentation nor mmcv (nor OpenCV or SciPy): where mmseg is not
+#: installed, ``projects.risam`` registers the core only.
+STACK = ('numpy', 'mmengine', 'segment_anything', 'open_clip',
+         'projects.risam')
 #: SDPA back ends allowed while proving the kernel (no MATH).
 FUSED_BACKENDS = ('EFFICIENT_ATTENTION', 'FLASH_ATTENTION')
 #: The profiler's name of each SDPA kernel.
@@ -183,11 +186,23 @@ def paper_model_cfg(config: str = PAPER_CONFIG, **changes):
 
 
 def build_model(model_cfg, device: torch.device, seed: int = 0):
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    init_default_scope('mmseg')
+    """``model_cfg`` (a ``risam.RISAM`` config) as a
+    :class:`~projects.risam.models.RISAMCore`: RISAM's stages, loss and
+    ``forward``, which RISAM inherits unchanged, without mmseg's
+    ``BaseSegmentor`` and data preprocessor (the check feeds normalised
+    inputs, as the preprocessor hands them to the model)."""
+    from projects.risam.models import RISAMCore
+    kwargs = {k: v for k, v in dict(model_cfg).items()
+              if k not in ('type', 'data_preprocessor')}
     torch.manual_seed(seed)
-    return MODELS.build(model_cfg).to(device)
+    return RISAMCore(**kwargs).to(device)
+
+
+def input_size(model_cfg) -> int:
+    """The side of the config's square input (its data preprocessor's
+    ``size``; SAM's 1024 when it has none)."""
+    size = (model_cfg.get('data_preprocessor') or {}).get('size')
+    return int(size[0]) if size else 1024
 
 
 def make_batch(n_images: int, n_sentences: int, size: int, words: int,
@@ -195,8 +210,7 @@ def make_batch(n_images: int, n_sentences: int, size: int, words: int,
     """``n_sentences`` samples over ``n_images`` images (sentence i shows
     image ``i * n_images // n_sentences``): normalised inputs
     ``B x 3 x S x S``, data samples with text and a random target mask."""
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
+    from mmengine.structures import BaseDataElement, PixelData
     gen = torch.Generator().manual_seed(seed)
     images = torch.randn(n_images, 3, size, size, generator=gen)
     which = [i * n_images // n_sentences for i in range(n_sentences)]
@@ -205,7 +219,7 @@ def make_batch(n_images: int, n_sentences: int, size: int, words: int,
     for i, img in enumerate(which):
         text = ' '.join(['the'] + [f'word{(i + j) % 7}' for j in
                                    range(words - 1)])
-        ds = SegDataSample(metainfo=dict(
+        ds = BaseDataElement(metainfo=dict(
             img_id=img, img_path=f'image_{img}.jpg', text=text,
             ori_shape=(size, size), img_shape=(size, size),
             pad_shape=(size, size), batch_input_shape=(size, size)))
@@ -250,11 +264,12 @@ def measure_encoder(device: torch.device, *, arch='vit_h', size=1024,
 
 
 def measure_attention(model, device: torch.device,
-                      backends: Sequence[str] = FUSED_BACKENDS) -> dict:
-    """Encoder and decoder of ``model`` under :func:`restricted_sdpa`;
-    ``{backends, encoder: {kernel: calls}, decoder: {kernel: calls}}``."""
-    size = model.data_preprocessor.size or (1024, 1024)
-    inputs, samples = make_batch(1, 2, size[0], 17, device)
+                      backends: Sequence[str] = FUSED_BACKENDS, *,
+                      size: int = 1024) -> dict:
+    """Encoder and decoder of ``model`` (inputs ``size`` square) under
+    :func:`restricted_sdpa`; ``{backends, encoder: {kernel: calls},
+    decoder: {kernel: calls}}``."""
+    inputs, samples = make_batch(1, 2, size, 17, device)
     with torch.no_grad():
         enc = sdpa_kernels(lambda: model.backbone.encode(inputs[:1]),
                            backends)
@@ -264,11 +279,11 @@ def measure_attention(model, device: torch.device,
     return dict(backends=list(backends), encoder=enc, decoder=dec)
 
 
-def measure_training(model, device: torch.device, *, batch=4, iters=3,
-                     words=17) -> dict:
-    """Per-sentence, image-grouped and cached training iterations."""
+def measure_training(model, device: torch.device, *, size: int = 1024,
+                     batch=4, iters=3, words=17) -> dict:
+    """Per-sentence, image-grouped and cached training iterations (inputs
+    ``size`` square)."""
     from projects.risam.image_encoding import FeatureCache, FeatureCacheWriter
-    size = (model.data_preprocessor.size or (1024, 1024))[0]
     opt = adam(model)
     model.train()
     out = dict(batch=batch)
@@ -409,9 +424,12 @@ def run_check(args: argparse.Namespace) -> dict:
                   torch=torch.__version__, cuda=str(torch.version.cuda))
     report['encoder'] = measure_encoder(device, batch=args.encoder_batch,
                                         iters=args.iters)
-    model = build_model(paper_model_cfg().model, device)
-    report['attention'] = measure_attention(model, device)
-    report['train'] = measure_training(model, device, iters=args.iters)
+    model_cfg = paper_model_cfg().model
+    size = input_size(model_cfg)
+    model = build_model(model_cfg, device)
+    report['attention'] = measure_attention(model, device, size=size)
+    report['train'] = measure_training(model, device, size=size,
+                                       iters=args.iters)
     del model
     torch.cuda.empty_cache()
     report['ddp'] = None
