@@ -165,3 +165,23 @@ def test_a_different_cache_in_the_folder_is_refused(tmp_path):
                        r'fingerprint.a \(cache: 1, model: 2\)'):
         FeatureCacheWriter(out_dir=str(tmp_path), fingerprint={'a': 2},
                            input_size=(2, 2))
+
+
+def test_the_tool_refuses_a_folder_of_another_cache_in_one_line(cfg_file,
+                                                                tmp_path):
+    """``cache_features.py --out`` a folder that holds a cache of another
+    encoder: one line naming the folder and the difference, exit 1, and
+    the folder as it was."""
+    out = tmp_path / 'cache'
+    FeatureCacheWriter(out_dir=str(out), fingerprint={'encoder': 'other'},
+                       input_size=(128, 128), dtype='float32').close()
+    before = (out / 'index.json').read_bytes()
+    proc = _tool([cfg_file, '--split', 'val', '--out', out,
+                  '--dtype', 'float32'])
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'cache_features.py: error: feature cache {out} '
+                           'holds another cache: fingerprint'), proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert (out / 'index.json').read_bytes() == before
+    assert not list(out.glob('shard_*'))

@@ -2,7 +2,8 @@
 
 Errors that describe the user's input (a checkpoint that is refused or does
 not fit, a launcher without the device it needs, a bad annotation or image,
-an output that would be overwritten or cannot be written, a missing file)
+a feature cache written for another encoder or left incomplete, an output
+that would be overwritten or cannot be written, a missing file)
 end the tool with ``PROG: error: <one line>`` and exit status 1. ``--debug``
 anywhere on the command line shows the full traceback instead. Exceptions
 raised in a data-loader worker arrive with the worker's traceback folded
@@ -13,6 +14,7 @@ import sys
 from typing import Callable, Tuple, Type
 
 from projects.risam.datasets.refer_io import ReferFormatError
+from projects.risam.image_encoding import FeatureCacheMismatch
 
 from .checkpoint import CheckpointError
 from .launch import LaunchError
@@ -22,8 +24,8 @@ __all__ = ['USER_ERRORS', 'add_debug_argument', 'one_line', 'run_tool']
 
 #: Exceptions that explain what is wrong with the user's input or output.
 USER_ERRORS: Tuple[Type[BaseException], ...] = (
-    CheckpointError, ReferFormatError, OutputError, LaunchError,
-    FileNotFoundError, FileExistsError, IsADirectoryError,
+    CheckpointError, ReferFormatError, FeatureCacheMismatch, OutputError,
+    LaunchError, FileNotFoundError, FileExistsError, IsADirectoryError,
     NotADirectoryError)
 
 
