@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from projects.risam.datasets.refer_io import load_json, load_plain_pickle
+from projects.risam.models.backbones.encoder_dtype import cpu_has_native_bf16
 
 REPO = Path(__file__).resolve().parents[2]
 VIT_B = ('configs/risam/ablations/'
@@ -125,6 +126,9 @@ def test_dry_run_sam_vit_b_config_on_cpu(tmp_path, capsys):
     for w in report['random_weights']:
         assert Path(w['written']).stat().st_size == w['bytes']
     assert report['batch_size'] == 4 and report['input_size'] == [1024, 1024]
+    # the config asks for bf16; a CPU without native bf16 computes in fp32
+    assert report['encoder_dtype'] == ('bf16' if cpu_has_native_bf16()
+                                       else 'fp32')
     assert report['params'] == _expected_counts()
     stages = report['train']['stage_seconds_per_iter']
     assert set(stages) == set(tool.STAGES)

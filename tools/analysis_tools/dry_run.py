@@ -403,6 +403,10 @@ def dry_run(config: str, *, iters: int = 2, data_root: Optional[str] = None,
         runner, timer = _runner(first)
         model = getattr(runner.model, 'module', runner.model)
         counts = param_counts(model)
+        # what the frozen encoder computes in here (bf16 falls back to fp32
+        # on a CPU without native bf16, with a log line)
+        encoder_dtype = getattr(getattr(model, 'backbone', None),
+                                'encoder_dtype', None)
         runner.train()
         ckpts = {f: osp.getsize(osp.join(run_dir, f))
                  for f in sorted(os.listdir(run_dir)) if f.endswith('.pth')}
@@ -425,6 +429,7 @@ def dry_run(config: str, *, iters: int = 2, data_root: Optional[str] = None,
             iters=iters,
             batch_size=int(cfg.train_dataloader.batch_size),
             input_size=list(cfg.model.data_preprocessor.get('size') or []),
+            encoder_dtype=encoder_dtype,
             random_weights=random_weights,
             data=data,
             params=counts,
@@ -467,7 +472,7 @@ def summary(report: dict) -> str:
     lines = [
         f'dry_run: {report["config"]} on {report["device"]}, '
         f'{report["iters"]} x batch {report["batch_size"]} at '
-        f'{report["input_size"]}',
+        f'{report["input_size"]}, encoder {report["encoder_dtype"]}',
         '  s/iter: ' + ', '.join(
             f'{k} {v:.2f}' for k, v in st.items() if v is not None) +
         f' (iteration {mean_iter:.2f})',
