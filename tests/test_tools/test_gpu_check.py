@@ -115,20 +115,22 @@ def test_two_processes_on_gloo_equal_one(tool):
 #: What the GPU machine's wheel pack leaves out (requirements/gpu_check.txt):
 #: in a child process these imports fail as if not installed.
 NOT_PACKED = ('mmseg', 'mmcv', 'cv2', 'scipy', 'pycocotools')
-HIDE = f'''
+HIDE = '''
 import importlib.abc, sys
 class Hide(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split('.')[0] in {NOT_PACKED!r}:
+        if name.split('.')[0] in {hidden!r}:
             raise ModuleNotFoundError(f'No module named {{name!r}}',
                                       name=name)
 sys.meta_path.insert(0, Hide())
 '''
 
 
-def _without_mmseg(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', HIDE + code], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+def _without_mmseg(code: str, hidden=NOT_PACKED
+                   ) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, '-c', HIDE.format(hidden=tuple(hidden)) + code],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 def _tiny_loss(model, tool) -> float:
@@ -204,6 +206,15 @@ print(type(model).__name__, repr(float(sum(
     assert type(risam) is RISAM and name == 'RISAMCore'
     full = _tiny_loss(risam, tool)
     assert float(core_loss) == pytest.approx(full, rel=1e-6, abs=1e-7)
+
+
+def test_an_installed_mmseg_that_fails_to_import_is_an_error():
+    """Only a missing mmseg selects the core: with mmseg installed but mmcv
+    missing, ``import projects.risam`` fails naming mmcv."""
+    proc = _without_mmseg('import projects.risam', hidden=('mmcv', ))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "ModuleNotFoundError: No module named 'mmcv'")
 
 
 def test_input_size_is_the_preprocessors(tool):
