@@ -57,6 +57,7 @@ from projects.risam.datasets.refer_io import load_json, load_plain_pickle
 from projects.risam.datasets.refshapes import generate_refshapes
 from projects.risam.utils.cli import add_debug_argument, run_tool
 from projects.risam.utils.output import OutputError, check_output_file, write_text
+from projects.risam.utils.peak_memory import peak_rss_bytes
 from projects.risam.utils.stage_timer import StageTimer
 
 #: COCO train2014's two commonest image sizes, (width, height).
@@ -452,8 +453,12 @@ def dry_run(config: str, *, iters: int = 2, data_root: Optional[str] = None,
                         seconds=round(resume_seconds, 3)),
             memory=dict(
                 peak_host_train_bytes=timer.peak_train_bytes,
-                peak_host_bytes=resource.getrusage(
-                    resource.RUSAGE_SELF).ru_maxrss * 1024,
+                # every high-water mark read before a reset, and the last
+                peak_host_bytes=max(
+                    peak_rss_bytes(), timer.peak_before_train_bytes,
+                    timer.peak_train_bytes, rtimer.peak_before_train_bytes,
+                    rtimer.peak_train_bytes, resource.getrusage(
+                        resource.RUSAGE_SELF).ru_maxrss * 1024),
                 peak_gpu_bytes=(torch.cuda.max_memory_allocated()
                                 if torch.cuda.is_available() else None)),
             work_dir=base if keep else None)

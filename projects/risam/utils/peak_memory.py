@@ -5,7 +5,8 @@ through ``/proc/self/clear_refs`` (not ``ru_maxrss``: Linux carries a forking
 parent's high-water mark into the child), so that a peak is the peak of the
 step measured, not of everything before it. Linux only.
 """
-__all__ = ['CLEAR_REFS', 'MeasurementError', 'reset_peak_rss', 'status_mb']
+__all__ = ['CLEAR_REFS', 'MeasurementError', 'peak_rss_bytes', 'reset_peak_rss',
+           'status_mb']
 
 CLEAR_REFS = '/proc/self/clear_refs'
 
@@ -21,6 +22,19 @@ def status_mb(field: str) -> float:
             if line.startswith(field + ':'):
                 return int(line.split()[1]) / 1024  # kB
     raise MeasurementError(f'no {field} in /proc/self/status')
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process: ``VmHWM`` since the last
+    :func:`reset_peak_rss`, else getrusage's lifetime peak. A caller that
+    resets must read this first to keep the peak before the reset:
+    ``ru_maxrss`` does not (it holds the reset high-water mark only where a
+    thread exited after the peak)."""
+    import resource
+    try:
+        return int(status_mb('VmHWM') * 2**20)
+    except (OSError, MeasurementError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def reset_peak_rss() -> None:

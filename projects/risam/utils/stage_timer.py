@@ -1,6 +1,5 @@
 """Seconds per stage of a RISAM training iteration (the dry run and the
 benchmark's cached-iteration breakdown)."""
-import resource
 import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional
@@ -9,18 +8,9 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from .peak_memory import MeasurementError, reset_peak_rss, status_mb
+from .peak_memory import MeasurementError, peak_rss_bytes, reset_peak_rss
 
 __all__ = ['StageTimer']
-
-
-def _rss_peak_bytes() -> int:
-    """Peak resident memory of this process: VmHWM since the last reset,
-    else getrusage's lifetime peak."""
-    try:
-        return int(status_mb('VmHWM') * 2**20)
-    except (OSError, MeasurementError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class StageTimer(Hook):
@@ -43,6 +33,9 @@ class StageTimer(Hook):
         self.val_samples = 0
         self.save_seconds: List[float] = []
         self.peak_train_bytes = 0
+        #: the peak before training reset it (model building, and for a
+        #: resumed run everything before): part of the process's peak
+        self.peak_before_train_bytes = 0
         self.first_iter: Optional[int] = None
         self.last_iter: Optional[int] = None
         self._t0 = 0.0
@@ -115,6 +108,7 @@ class StageTimer(Hook):
         self._wrap(opt, 'backward', 'loss_backward')
         self._wrap(opt, 'step', 'optimizer')
         self._wrap(opt, 'zero_grad', 'optimizer')
+        self.peak_before_train_bytes = peak_rss_bytes()
         try:  # without a reset the peak includes model building
             reset_peak_rss()
         except MeasurementError:
@@ -134,7 +128,7 @@ class StageTimer(Hook):
         self.iters[-1]['iteration'] = self._now() - self._t0
         self.last_iter = runner.iter + 1
         self.phase = 'idle'
-        self.peak_train_bytes = max(self.peak_train_bytes, _rss_peak_bytes())
+        self.peak_train_bytes = max(self.peak_train_bytes, peak_rss_bytes())
 
     def before_val_iter(self, runner, batch_idx, data_batch=None) -> None:
         self.phase = 'val'
