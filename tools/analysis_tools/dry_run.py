@@ -39,7 +39,6 @@ import json
 import os
 import os.path as osp
 import pickle
-import resource
 import shutil
 import tempfile
 import time
@@ -453,12 +452,11 @@ def dry_run(config: str, *, iters: int = 2, data_root: Optional[str] = None,
                         seconds=round(resume_seconds, 3)),
             memory=dict(
                 peak_host_train_bytes=timer.peak_train_bytes,
-                # every high-water mark read before a reset, and the last
+                # the high-water marks read before each reset (a timer's
+                # training peaks come before the next mark) and the last
                 peak_host_bytes=max(
-                    peak_rss_bytes(), timer.peak_before_train_bytes,
-                    timer.peak_train_bytes, rtimer.peak_before_train_bytes,
-                    rtimer.peak_train_bytes, resource.getrusage(
-                        resource.RUSAGE_SELF).ru_maxrss * 1024),
+                    timer.peak_before_train_bytes,
+                    rtimer.peak_before_train_bytes, peak_rss_bytes()),
                 peak_gpu_bytes=(torch.cuda.max_memory_allocated()
                                 if torch.cuda.is_available() else None)),
             work_dir=base if keep else None)

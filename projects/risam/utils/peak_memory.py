@@ -5,6 +5,8 @@ through ``/proc/self/clear_refs`` (not ``ru_maxrss``: Linux carries a forking
 parent's high-water mark into the child), so that a peak is the peak of the
 step measured, not of everything before it. Linux only.
 """
+import resource
+
 __all__ = ['CLEAR_REFS', 'MeasurementError', 'peak_rss_bytes', 'reset_peak_rss',
            'status_mb']
 
@@ -30,7 +32,6 @@ def peak_rss_bytes() -> int:
     resets must read this first to keep the peak before the reset:
     ``ru_maxrss`` does not (it holds the reset high-water mark only where a
     thread exited after the peak)."""
-    import resource
     try:
         return int(status_mb('VmHWM') * 2**20)
     except (OSError, MeasurementError):
