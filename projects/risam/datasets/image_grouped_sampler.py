@@ -1,7 +1,7 @@
 """Sampler that keeps the sentences of one image next to each other."""
 import math
 from collections import OrderedDict
-from typing import Iterator, List, Optional, Sized
+from typing import Iterator, List, Mapping, Optional, Sized
 
 import torch
 from mmengine.dataset import BaseDataset
@@ -14,17 +14,27 @@ from ..registry import DATA_SAMPLERS
 __all__ = ['ImageGroupedSampler', 'group_indices_by_image']
 
 
+def _info(dataset: Sized, i: int) -> Mapping:
+    return dataset.get_data_info(i) if isinstance(
+        dataset, BaseDataset) else dataset[i]
+
+
 def group_indices_by_image(dataset: Sized) -> List[List[int]]:
     """Dataset indices grouped by image (:func:`image_key`: ``img_id``, else
     ``img_path``; a sample that names neither is its own group), in order of
     first appearance; each group keeps the dataset order."""
     groups: 'OrderedDict[str, List[int]]' = OrderedDict()
     for i in range(len(dataset)):
-        info = dataset.get_data_info(i) if isinstance(
-            dataset, BaseDataset) else dataset[i]
-        key = image_key(info)
+        key = image_key(_info(dataset, i))
         groups.setdefault(f'#{i}' if key is None else key, []).append(i)
     return list(groups.values())
+
+
+def is_single_target(info: Mapping) -> bool:
+    """Does the sample refer to exactly one object (``ann_ids`` of length
+    one, ``no_target`` unset)?"""
+    return not info.get('no_target', False) and \
+        len(info.get('ann_ids') or ()) == 1
 
 
 @DATA_SAMPLERS.register_module()
@@ -48,12 +58,25 @@ class ImageGroupedSampler(Sampler):
     ``collect_results`` (rank-interleaved, then truncated to the dataset
     size) drops it, so each sample is evaluated once.
 
+    Words first (``single_target_first=N``, training only): the first N
+    samples drawn (N / world size per rank) are single-target sentences
+    only, in epochs over that subset; the epoch in which the N-th is drawn
+    then goes on with a whole epoch of every sentence, and so do all later
+    ones. For generalized RIS (gRefCOCO, generalized RefShapes): a model
+    that cannot read a word yet is rewarded by multi-target sentences for
+    segmenting every object, which delays reading the words
+    (``docs/demo_generalized.md``). Resuming gives the same order (the
+    phase follows from the epoch number).
+
     Args:
         dataset: the dataset (``get_data_info`` gives ``img_id`` /
-            ``img_path``).
+            ``img_path``, and ``ann_ids`` / ``no_target`` for
+            ``single_target_first``).
         shuffle: training order (see above).
         sentences_per_group: k of training groups; None = whole images.
         seed: shuffling seed (synchronised across ranks when None).
+        single_target_first: samples drawn from the single-target sentences
+            before every sentence is (0: none).
     """
 
     def __init__(self,
@@ -61,9 +84,17 @@ class ImageGroupedSampler(Sampler):
                  *,
                  shuffle: bool = False,
                  sentences_per_group: Optional[int] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 single_target_first: int = 0) -> None:
         if sentences_per_group is not None and sentences_per_group < 1:
             raise ValueError('sentences_per_group must be >= 1')
+        if single_target_first < 0:
+            raise ValueError('single_target_first must be >= 0, got '
+                             f'{single_target_first}')
+        if single_target_first and not shuffle:
+            raise ValueError('single_target_first is for training: it needs '
+                             'shuffle=True (a test order has every sample '
+                             'once)')
         rank, world_size = get_dist_info()
         self.rank, self.world_size = rank, world_size
         self.dataset = dataset
@@ -73,17 +104,29 @@ class ImageGroupedSampler(Sampler):
         self.epoch = 0
         self.groups = group_indices_by_image(dataset)
         self.num_samples = math.ceil(len(dataset) / world_size)
+        self.single_target_first = single_target_first
+        self.single_groups: List[List[int]] = []
+        if single_target_first:
+            self.single_groups = [
+                kept for kept in ([i for i in g if is_single_target(
+                    _info(dataset, i))] for g in self.groups) if kept]
+            if not self.single_groups:
+                raise ValueError(
+                    'single_target_first: no sample of the dataset has '
+                    'exactly one target (ann_ids of length 1, no_target '
+                    'unset)')
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle for this epoch (called by mmengine's loops)."""
         self.epoch = epoch
 
-    def _order(self) -> List[int]:
+    def _order(self, groups: Optional[List[List[int]]] = None) -> List[int]:
+        groups = self.groups if groups is None else groups
         if not self.shuffle:
-            return [i for g in self.groups for i in g]
+            return [i for g in groups for i in g]
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
         chunks: List[List[int]] = []
-        for g in self.groups:
+        for g in groups:
             g = [g[j] for j in torch.randperm(len(g), generator=gen)]
             k = self.k or len(g)
             chunks.extend(g[s:s + k] for s in range(0, len(g), k))
@@ -91,7 +134,8 @@ class ImageGroupedSampler(Sampler):
         return [i for c in perm for i in chunks[c]]
 
     def _rank_slice(self, order: List[int]) -> List[int]:
-        n, world = self.num_samples, self.world_size
+        world = self.world_size
+        n = math.ceil(len(order) / world)
         short = n * world - len(order)  # ranks world-short.. get n-1 real
         sizes = [n if r < world - short else n - 1 for r in range(world)]
         start = sum(sizes[:self.rank])
@@ -101,11 +145,26 @@ class ImageGroupedSampler(Sampler):
                 order[:1] * n
         return mine
 
+    def _epoch_order(self, groups: Optional[List[List[int]]] = None
+                     ) -> List[int]:
+        order = self._order(groups)
+        return self._rank_slice(order) if self.world_size > 1 else order
+
+    def _this_epoch(self) -> List[int]:
+        if not self.single_target_first:
+            return self._epoch_order()
+        single = self._epoch_order(self.single_groups)
+        quota = math.ceil(self.single_target_first / self.world_size)
+        full_epochs, rest = divmod(quota, len(single))
+        if self.epoch < full_epochs:
+            return single
+        head = single[:rest] if self.epoch == full_epochs else []
+        return head + self._epoch_order()
+
     def __iter__(self) -> Iterator[int]:
-        order = self._order()
-        if self.world_size > 1:
-            order = self._rank_slice(order)
-        return iter(order)
+        return iter(self._this_epoch())
 
     def __len__(self) -> int:
+        if self.single_target_first:
+            return len(self._this_epoch())
         return self.num_samples if self.world_size > 1 else len(self.dataset)
