@@ -1,7 +1,7 @@
 """Sampler that keeps the sentences of one image next to each other."""
 import math
 from collections import OrderedDict
-from typing import Iterator, List, Mapping, Optional, Sized
+from typing import Iterator, List, Mapping, Optional, Sized, Tuple
 
 import torch
 from mmengine.dataset import BaseDataset
@@ -105,6 +105,7 @@ class ImageGroupedSampler(Sampler):
         self.groups = group_indices_by_image(dataset)
         self.num_samples = math.ceil(len(dataset) / world_size)
         self.single_target_first = single_target_first
+        self._cached: Tuple[Optional[int], List[int]] = (None, [])
         self.single_groups: List[List[int]] = []
         if single_target_first:
             self.single_groups = [
@@ -153,6 +154,12 @@ class ImageGroupedSampler(Sampler):
     def _this_epoch(self) -> List[int]:
         if not self.single_target_first:
             return self._epoch_order()
+        # kept per epoch: mmengine's LoggerHook asks len() every iteration
+        if self._cached[0] != self.epoch:
+            self._cached = (self.epoch, self._words_first_order())
+        return self._cached[1]
+
+    def _words_first_order(self) -> List[int]:
         single = self._epoch_order(self.single_groups)
         quota = math.ceil(self.single_target_first / self.world_size)
         full_epochs, rest = divmod(quota, len(single))
