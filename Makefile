@@ -12,7 +12,7 @@ DEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py
 DEMO_DATA   ?= data/refshapes
 DEMO_WORK   ?= work_dirs/demo
 # make demo-generalized: the same on RefShapes with multi- and no-target sentences
-GDEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb16-5kit_grefshapes-128x128.py
+GDEMO_CONFIG ?= configs/risam/risam_tiny-vit_1xb16-5500it_grefshapes-128x128.py
 GDEMO_DATA   ?= data/grefshapes
 GDEMO_WORK   ?= work_dirs/demo-generalized
 

@@ -15,7 +15,7 @@ from projects.risam.datasets import ImageGroupedSampler
 from projects.risam.datasets.image_grouped_sampler import is_single_target
 
 GREF_CONFIG = Path(__file__).resolve().parents[2] / \
-    'configs/risam/risam_tiny-vit_1xb16-5kit_grefshapes-128x128.py'
+    'configs/risam/risam_tiny-vit_1xb16-5500it_grefshapes-128x128.py'
 
 
 class _Refs:

@@ -19,7 +19,7 @@ from projects.risam.datasets.refer_io import ReferFormatError
 from .conftest import DEMO_CONFIG, REPO
 
 GREF_CONFIG = REPO / \
-    'configs/risam/risam_tiny-vit_1xb16-5kit_grefshapes-128x128.py'
+    'configs/risam/risam_tiny-vit_1xb16-5500it_grefshapes-128x128.py'
 web_demo = runpy.run_path(str(REPO / 'tools/web_demo.py'))
 NOTHING = 'nothing in the image matches this sentence'
 
