@@ -44,6 +44,7 @@ _base_ = ['./risam_tiny-vit_1xb16-3kit_refshapes-128x128.py']
 data_root = 'data/grefshapes/'
 single_target_iters = 2500
 max_iters = 5500
+batch_size = 16  # per process, as in the RefShapes demo
 max_words = 8
 meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
              'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
@@ -68,7 +69,9 @@ _dataset = dict(
     split_file='grefs(unc).json',
     max_words=max_words)
 train_dataloader = dict(
-    sampler=dict(single_target_first=single_target_iters * 16),
+    batch_size=batch_size,
+    # per process: the phase ends at iteration 2500 whatever the world size
+    sampler=dict(single_target_first=single_target_iters * batch_size),
     dataset=dict(**_dataset, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(**_dataset, pipeline=test_pipeline))
 test_dataloader = val_dataloader

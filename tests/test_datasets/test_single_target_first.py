@@ -106,16 +106,16 @@ def test_quota_that_is_a_whole_number_of_epochs_has_no_head():
     assert sorted(e0) == SINGLE and sorted(e1) == list(range(72))
 
 
-def test_distributed_ranks_split_the_quota_and_stay_in_step(monkeypatch):
+def test_distributed_each_rank_draws_its_quota_in_step(monkeypatch):
     import projects.risam.datasets.image_grouped_sampler as mod
     ds = _Refs()
     streams = []
     for rank in range(2):
         monkeypatch.setattr(mod, 'get_dist_info', lambda r=rank: (r, 2))
-        streams.append(_epochs(_sampler(ds, 50), 3))
+        streams.append(_epochs(_sampler(ds, 25), 3))
     # equal epoch lengths on both ranks (DDP steps in lockstep)
     assert [len(e) for e in streams[0]] == [len(e) for e in streams[1]]
-    for s in streams:  # 25 per rank, 18 per single-target epoch
+    for s in streams:  # 25 on each rank, 18 per single-target epoch
         flat = [i for e in s for i in e]
         assert all(is_single_target(ds[i]) for i in flat[:25])
         assert len(s[1]) == 7 + 36

@@ -59,14 +59,15 @@ class ImageGroupedSampler(Sampler):
     size) drops it, so each sample is evaluated once.
 
     Words first (``single_target_first=N``, training only): the first N
-    samples drawn (N / world size per rank) are single-target sentences
-    only, in epochs over that subset; the epoch in which the N-th is drawn
-    then goes on with a whole epoch of every sentence, and so do all later
-    ones. For generalized RIS (gRefCOCO, generalized RefShapes): a model
-    that cannot read a word yet is rewarded by multi-target sentences for
-    segmenting every object, which delays reading the words
-    (``docs/demo_generalized.md``). Resuming gives the same order (the
-    phase follows from the epoch number).
+    samples each rank draws are single-target sentences only, in epochs
+    over that subset; the epoch in which the N-th is drawn then goes on
+    with a whole epoch of every sentence, and so do all later ones. N is
+    per rank, like a batch size, so the phase ends at iteration N / batch
+    size whatever the number of processes. For generalized RIS (gRefCOCO,
+    generalized RefShapes): a model that cannot read a word yet is
+    rewarded by multi-target sentences for segmenting every object, which
+    delays reading the words (``docs/demo_generalized.md``). Resuming gives
+    the same order (the phase follows from the epoch number).
 
     Args:
         dataset: the dataset (``get_data_info`` gives ``img_id`` /
@@ -75,8 +76,8 @@ class ImageGroupedSampler(Sampler):
         shuffle: training order (see above).
         sentences_per_group: k of training groups; None = whole images.
         seed: shuffling seed (synchronised across ranks when None).
-        single_target_first: samples drawn from the single-target sentences
-            before every sentence is (0: none).
+        single_target_first: samples each rank draws from the single-target
+            sentences before every sentence is (0: none).
     """
 
     def __init__(self,
@@ -161,8 +162,7 @@ class ImageGroupedSampler(Sampler):
 
     def _words_first_order(self) -> List[int]:
         single = self._epoch_order(self.single_groups)
-        quota = math.ceil(self.single_target_first / self.world_size)
-        full_epochs, rest = divmod(quota, len(single))
+        full_epochs, rest = divmod(self.single_target_first, len(single))
         if self.epoch < full_epochs:
             return single
         head = single[:rest] if self.epoch == full_epochs else []
