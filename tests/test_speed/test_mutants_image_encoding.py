@@ -204,7 +204,13 @@ def test_cache_checks_once_and_names_what_differs(tmp_path):
     assert not cache._verified
     cache.ensure_compatible(FP, (4, 4))
     assert cache._verified
-    cache.ensure_compatible(other, (8, 8))  # checked already: no cost
+    verified = []
+    cache.verify = lambda *a: verified.append(a)
+    cache.ensure_compatible(FP, (4, 4))  # checked already: no cost
+    assert verified == []
+    # the encoder's weights changed since: checked again
+    cache.ensure_compatible(other, (4, 4))
+    assert verified == [(other, (4, 4))]
 
 
 def test_cache_refuses_a_missing_index_and_another_version(tmp_path):

@@ -41,12 +41,22 @@ import torch
 from torch import Tensor
 
 __all__ = ['FeatureCache', 'FeatureCacheMismatch', 'FeatureCacheWriter',
-           'merge_rank_indexes']
+           'merge_rank_indexes', 'to_device_float']
 
 INDEX = 'index.json'
 VERSION = 2
 DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16,
           'float32': torch.float32}
+
+
+def to_device_float(t: Tensor, device: torch.device) -> Tensor:
+    """Host maps (in the cache's dtype) -> fp32 on ``device``: pinned and
+    copied without blocking to a GPU, made float there (half the bytes
+    cross the bus for an fp16 cache)."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True).float()
 
 
 class FeatureCacheMismatch(RuntimeError):
@@ -277,6 +287,7 @@ class FeatureCache:
         self.max_open_shards = max(1, max_open_shards)
         self._shards: 'OrderedDict[int, List[Tensor]]' = OrderedDict()
         self._verified = False
+        self._verified_for: Optional[tuple] = None
 
     def __contains__(self, key: Optional[str]) -> bool:
         return key is not None and key in self.index['images']
@@ -298,9 +309,15 @@ class FeatureCache:
 
     def ensure_compatible(self, fingerprint: dict,
                           input_size: Sequence[int]) -> None:
-        """:meth:`verify` on first use; later calls cost nothing."""
-        if not self._verified:
+        """:meth:`verify` on first use, and again only when ``fingerprint``
+        or ``input_size`` differ from the last verified ones (a comparison
+        of two small dicts: the backbone keeps its weights' digest, see
+        :func:`~projects.risam.models.backbones.state_fingerprint`)."""
+        seen = (fingerprint, list(input_size))
+        if not self._verified or seen != self._verified_for:
+            self._verified = False
             self.verify(fingerprint, input_size)
+            self._verified_for = seen
 
     def _shard(self, i: int) -> List[Tensor]:
         if i in self._shards:
@@ -333,5 +350,6 @@ class FeatureCache:
         where = [self.index['images'][k] for k in keys]
         levels = len(self.index['tap_shapes'])
         return tuple(
-            torch.stack([self._shard(s)[t][r] for s, r in where]).to(
-                device=device, dtype=torch.float32) for t in range(levels))
+            to_device_float(torch.stack([self._shard(s)[t][r]
+                                         for s, r in where]), device)
+            for t in range(levels))
