@@ -50,8 +50,10 @@ def test_benchmark_quick_json(tmp_path):
     # stages and the rest add up to the iteration
     stages = res['cache_worker_iter_stages_s']
     assert 'encode' not in stages
-    assert {'preprocess', 'enhance', 'text', 'fusion', 'decode',
+    assert {'preprocess', 'maps', 'enhance', 'text', 'fusion', 'decode',
             'loss_backward', 'optimizer', 'other'} < set(stages)
+    assert res['cache_untimed_share'] == pytest.approx(
+        stages['other'] / stages['iteration'])
     assert all(v >= 0 for k, v in stages.items() if k != 'other')
     parts = sum(v for k, v in stages.items() if k != 'iteration')
     assert abs(parts - stages['iteration']) < 1e-3

@@ -4,7 +4,7 @@ from typing import Hashable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .feature_cache import FeatureCache
+from .feature_cache import FeatureCache, to_device_float
 
 __all__ = ['CACHED_TAPS_KEY', 'encode_images', 'to_device_float']
 
@@ -13,23 +13,27 @@ __all__ = ['CACHED_TAPS_KEY', 'encode_images', 'to_device_float']
 CACHED_TAPS_KEY = 'cached_taps'
 
 
-def to_device_float(t: Tensor, device: torch.device) -> Tensor:
-    """Host maps (in the cache's dtype) -> fp32 on ``device``: pinned and
-    copied without blocking to a GPU, made float there (half the bytes
-    cross the bus for an fp16 cache)."""
-    if device.type == 'cuda':
-        t = t.pin_memory().to(device, non_blocking=True)
-    else:
-        t = t.to(device)
-    return t.float()
-
-
 def _take(t: Tensor, rows: Sequence[int]) -> Tensor:
     """``t[rows]`` along dim 0 from views: a Python index list would become
     a host tensor copied to ``t``'s device in the middle of the step."""
     if list(rows) == list(range(len(t))):
         return t
     return torch.cat([t[r:r + 1] for r in rows])
+
+
+def _interleave(hits: Tensor, rest: Tensor, hit: Sequence[int]) -> Tensor:
+    """Rows of ``hits`` at the positions ``hit``, rows of ``rest`` (in
+    order) everywhere else: a ``torch.cat`` of views, so no index tensor is
+    made on the host and copied to the device in the middle of the step."""
+    hit_row = {i: r for r, i in enumerate(hit)}
+    rows, k = [], 0
+    for i in range(len(hits) + len(rest)):
+        if i in hit_row:
+            rows.append(hits[hit_row[i]:hit_row[i] + 1])
+        else:
+            rows.append(rest[k:k + 1])
+            k += 1
+    return torch.cat(rows)
 
 
 def _encode_distinct(encode, inputs: Tensor, keys: Sequence[str],
@@ -101,7 +105,8 @@ def encode_images(backbone,
     if same_image_as is not None and None in same_image_as:
         same_image_as = None
     live = list(range(len(inputs)))
-    raw: List[Tensor] = []
+    hit: List[int] = []
+    maps: Tuple[Tensor, ...] = ()
     if cache is not None:
         cache.ensure_compatible(backbone.fingerprint(), inputs.shape[-2:])
         if cached is not None:
@@ -114,23 +119,17 @@ def encode_images(backbone,
             maps = cache.lookup([keys[i] for i in hit],
                                 inputs.device) if hit else ()
         live = [i for i in live if i not in hit]
-        if hit:
-            raw = [inputs.new_empty((len(inputs), ) + t.shape[1:])
-                   for t in maps]
-            for r, t in zip(raw, maps):
-                r[hit] = t
-    if live:
-        live_keys = [keys[i] for i in live]
-        live_inputs = _take(inputs, live)
-        if share:
-            same = ([same_image_as[i] for i in live]
-                    if same_image_as is not None else None)
-            feats = _encode_distinct(backbone.encode, live_inputs, live_keys,
-                                     same)
-        else:
-            feats = tuple(backbone.encode(live_inputs))
-        if not raw:
-            return feats
-        for r, t in zip(raw, feats):
-            r[live] = t
-    return tuple(raw)
+        if not live:
+            return maps
+    live_keys = [keys[i] for i in live]
+    live_inputs = _take(inputs, live)
+    if share:
+        same = ([same_image_as[i] for i in live]
+                if same_image_as is not None else None)
+        feats = _encode_distinct(backbone.encode, live_inputs, live_keys,
+                                 same)
+    else:
+        feats = tuple(backbone.encode(live_inputs))
+    if not hit:
+        return feats
+    return tuple(_interleave(m, f, hit) for m, f in zip(maps, feats))

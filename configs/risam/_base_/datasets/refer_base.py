@@ -37,16 +37,20 @@ _dataset = dict(
     data_prefix=dict(img_path='images/mscoco/images/train2014'),
     max_words=max_words)
 
+# pinned batches cross to the GPU without blocking the host (the data
+# preprocessor copies with non_blocking=True)
 train_dataloader = dict(
     batch_size=train_batch_size,
     num_workers=num_workers,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(**_dataset, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=val_batch_size,
     num_workers=num_workers,
     persistent_workers=True,
+    pin_memory=True,
     # all sentences of an image in a row: one image encoding for all of them
     sampler=dict(type='risam.ImageGroupedSampler'),
     dataset=dict(

@@ -29,12 +29,15 @@ _dataset = dict(
     split_file='refs(unc).p',
     data_prefix=dict(img_path='images'),
     max_words=max_words)
+# a CPU demo: nothing to pin memory for
 train_dataloader = dict(
     batch_size=train_batch_size,
     num_workers=num_workers,
+    pin_memory=False,
     dataset=dict(**_dataset, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=val_batch_size,
     num_workers=num_workers,
+    pin_memory=False,
     dataset=dict(**_dataset, pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
+from mmseg.utils import stack_batch
 
 from ...image_encoding.image_identity import SAME_IMAGE_KEY, image_key
 from ...registry import MODELS
@@ -47,7 +48,20 @@ class RISAMDataPreProcessor(SegDataPreProcessor):
       inputs as the data loader gives them (host tensors, before they are
       moved to the device), which is the one place a step may read data on
       the host. Samples without ``img_id``/``img_path`` get ``None``.
+    * Nothing in a training step waits for a copy from the host: the batch
+      is copied with ``non_blocking`` (default True; from the pinned memory
+      of a ``pin_memory=True`` dataloader this overlaps the device's queued
+      work), and BGR -> RGB is a ``flip`` on the device where mmseg indexes
+      with a Python list (an index tensor made on the host and copied).
+
+    Args:
+        non_blocking: copy the batch to the device without blocking.
+        **kwargs: ``SegDataPreProcessor``'s arguments.
     """
+
+    def __init__(self, *args, non_blocking: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._non_blocking = non_blocking
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         inputs = data['inputs']
@@ -60,7 +74,44 @@ class RISAMDataPreProcessor(SegDataPreProcessor):
         if size is not None and isinstance(inputs, (list, tuple)) and len(
                 {tuple(x.shape[1:]) for x in inputs}) > 1:
             data = dict(data, inputs=[self._pad_raw(x, size) for x in inputs])
-        return super().forward(data, training)
+        return self._batch(self.cast_data(data), training)
+
+    def _batch(self, data: dict, training: bool) -> Dict[str, Any]:
+        """mmseg's steps after the copy to the device: BGR -> RGB,
+        normalise, then pad and stack (training) or stack (test)."""
+        samples = data.get('data_samples')
+        inputs = []
+        for x in data['inputs']:
+            if self.channel_conversion and x.size(0) == 3:
+                x = x.flip(0)
+            x = x.float()
+            if self._enable_normalize:
+                x = (x - self.mean) / self.std
+            inputs.append(x)
+        if training:
+            if samples is None:
+                raise ValueError('the data preprocessor needs data_samples '
+                                 'in training')
+            batch, samples = stack_batch(
+                inputs=inputs, data_samples=samples, size=self.size,
+                size_divisor=self.size_divisor, pad_val=self.pad_val,
+                seg_pad_val=self.seg_pad_val)
+            if self.batch_augments is not None:
+                batch, samples = self.batch_augments(batch, samples)
+            return dict(inputs=batch, data_samples=samples)
+        if any(x.shape[1:] != inputs[0].shape[1:] for x in inputs):
+            raise ValueError('the images of a test batch differ in size: '
+                             'set the data preprocessor\'s test_cfg=dict('
+                             'size=(S, S))')
+        if not self.test_cfg:
+            return dict(inputs=torch.stack(inputs), data_samples=samples)
+        batch, padded = stack_batch(
+            inputs=inputs, size=self.test_cfg.get('size'),
+            size_divisor=self.test_cfg.get('size_divisor'),
+            pad_val=self.pad_val, seg_pad_val=self.seg_pad_val)
+        for ds, pad_info in zip(samples, padded):
+            ds.set_metainfo({**pad_info})
+        return dict(inputs=batch, data_samples=samples)
 
     def _pad_raw(self, img: torch.Tensor, size) -> torch.Tensor:
         """Pad a raw ``3 x h x w`` image to ``size`` bottom/right."""

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from ...registry import MODELS
-from ..layers import SDPAMultiheadAttention, sincos_pos_embed_2d
+from ..layers import PositionTables, SDPAMultiheadAttention, sincos_pos_embed_2d
 from .base_mask_head import BaseMaskHead
 from .no_target_head import NoTargetHead
 from .visual_query_generation import VisualQueryGeneration
@@ -139,6 +139,8 @@ class MutualAwareMaskDecoder(BaseMaskHead):
         c = in_channels
         self.extra_linguistic_guidance = extra_linguistic_guidance
         self.image_pos_embed = image_pos_embed
+        # built once per feature-map size on its device (no state)
+        self._pos_tables = PositionTables(sincos_pos_embed_2d)
         self.query_token = nn.Parameter(torch.randn(1, 1, c) * 0.02)
         if not extra_linguistic_guidance:
             self.query_generation = VisualQueryGeneration(channels=c)
@@ -180,7 +182,7 @@ class MutualAwareMaskDecoder(BaseMaskHead):
         x = lav.flatten(2).transpose(1, 2)
         pos = None
         if self.image_pos_embed:
-            pos = sincos_pos_embed_2d(h, w, c).to(x).reshape(1, h * w, c)
+            pos = self._pos_tables(h, w, c, like=x).reshape(1, h * w, c)
         for layer in self.layers:
             x, fc = layer(x, fc, pad, pos)
         up = self.upsample(x.transpose(1, 2).reshape(b, c, h, w))

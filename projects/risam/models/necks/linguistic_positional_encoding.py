@@ -1,7 +1,7 @@
 """Positional encoding of the word features (paper Fig. 3, "Pos. Enc.")."""
 from torch import Tensor, nn
 
-from ..layers.positional_encoding import sincos_pos_embed_1d
+from ..layers.positional_encoding import PositionTables, sincos_pos_embed_1d
 
 
 class LinguisticPositionalEncoding(nn.Module):
@@ -53,6 +53,10 @@ class LinguisticPositionalEncoding(nn.Module):
             raise ValueError(f'LinguisticPositionalEncoding needs an even '
                              f'number of channels, got {channels}')
         self.channels = channels
+        # built once per sentence length on the words' device (no state)
+        self._tables = PositionTables(
+            lambda length, device: sincos_pos_embed_1d(
+                length, channels, device=device))
 
     def forward(self, text: Tensor, mask: Tensor) -> Tensor:
         """``text``: ``B x L x C'``; ``mask``: ``B x L`` bool, True for real
@@ -60,7 +64,7 @@ class LinguisticPositionalEncoding(nn.Module):
         if text.shape[-1] != self.channels:
             raise ValueError(f'word features have {text.shape[-1]} channels, '
                              f'the encoding {self.channels}')
-        pos = sincos_pos_embed_1d(text.shape[1], self.channels).to(text)
+        pos = self._tables(text.shape[1], like=text)
         return text + pos[None] * mask[..., None].to(text.dtype)
 
 

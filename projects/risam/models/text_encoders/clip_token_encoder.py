@@ -118,9 +118,15 @@ class CLIPTokenEncoder(BaseModule):
         return self
 
     def tokenize(self, texts: Sequence[str]) -> Tensor:
-        """``list[str]`` -> ``B x L`` token ids (``L = max_tokens``)."""
+        """``list[str]`` -> ``B x L`` token ids (``L = max_tokens``) on the
+        model's device. The tokenizer runs on the host; the ids cross to a
+        GPU from pinned memory without blocking, so the host goes on
+        queueing the step's kernels."""
         ids = self.tokenizer(list(texts), context_length=self.max_tokens)
-        return ids.to(self.text.token_embedding.weight.device)
+        device = self.text.token_embedding.weight.device
+        if device.type == 'cuda':
+            ids = ids.pin_memory()
+        return ids.to(device, non_blocking=True)
 
     def encode_ids(self, ids: Tensor) -> Tuple[Tensor, Tensor]:
         """``B x L`` token ids -> ``(tokens B x L x C', mask B x L)``."""
