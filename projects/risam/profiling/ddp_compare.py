@@ -51,7 +51,7 @@ def two_steps(model: nn.Module, optimizer: torch.optim.Optimizer,
                    for p in model.parameters() if p.requires_grad)
     with torch.no_grad():
         second = loss()
-    return dict(loss_step1=float(first), loss_step2=float(second),
+    return dict(loss_step1=float(first.detach()), loss_step2=float(second),
                 weight_sum=checksum)
 
 
