@@ -40,9 +40,10 @@ PAPER_CONFIG = 'configs/risam/risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py'
 #: Imported before anything runs; the first that fails is named. The
 #: check trains the model core (``RISAMCore``), so it needs neither
 #: mmsegmentation nor mmcv (nor OpenCV or SciPy): where mmseg is not
-#: installed, ``projects.risam`` registers the core only.
+#: installed, ``projects.risam`` registers the core only. The last entry
+#: is where the measurements live (an older install has no such module).
 STACK = ('numpy', 'mmengine', 'segment_anything', 'open_clip',
-         'projects.risam')
+         'projects.risam', 'projects.risam.profiling.gpu_check')
 PROG = 'gpu_check.py'
 
 
