@@ -1,16 +1,14 @@
-"""tools/analysis_tools/dry_run.py: a full-size config, one iteration, CPU."""
+"""tools/analysis_tools/dry_run.py: a full-size config, one iteration, CPU
+(its library code: tests/test_profiling)."""
 import importlib.util
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
-import pycocotools.mask as mask_utils
 import pytest
-import torch
 
-from projects.risam.datasets.refer_io import load_json, load_plain_pickle
 from projects.risam.models.backbones.encoder_dtype import cpu_has_native_bf16
+from projects.risam.profiling.dry_run import STAGES
+from projects.risam.utils.output import OutputError
 
 REPO = Path(__file__).resolve().parents[2]
 VIT_B = ('configs/risam/ablations/'
@@ -25,62 +23,11 @@ def _tool():
     return module
 
 
-def test_coco_sized_refer_data(tmp_path):
-    """Images at COCO sizes, polygons scaled with them, one sentence per
-    train image, sentences up to the word limit, in the config's files."""
-    tool = _tool()
-    counts = tool.write_coco_sized_refer(
-        str(tmp_path), ann_file='refcoco/instances.json',
-        split_file='refcoco/refs(unc).p', img_prefix='images/train2014',
-        max_words=17, splits=dict(train='train', val='val'),
-        train_images=4, val_images=1)
-    inst = load_json(str(tmp_path / 'refcoco/instances.json'))
-    refs = load_plain_pickle(str(tmp_path / 'refcoco/refs(unc).p'))
-    sizes = [(im['width'], im['height']) for im in inst['images']]
-    assert sizes == [(640, 480), (427, 640), (640, 480), (427, 640), (640,
-                                                                     480)]
-    for im in inst['images']:
-        img = cv2.imread(str(tmp_path / 'images/train2014' / im['file_name']))
-        assert img.shape[:2] == (im['height'], im['width'])
-    train = [r for r in refs if r['split'] == 'train']
-    assert len(train) == 4 and len({r['image_id'] for r in train}) == 4
-    assert all(len(r['sentences']) == 1 for r in train)
-    lengths = [len(s['sent'].split()) for r in refs for s in r['sentences']]
-    assert max(lengths) == 17 and min(lengths) < 17
-    assert counts == dict(train=4, val=sum(
-        len(r['sentences']) for r in refs if r['split'] == 'val'))
-    # a 640 x 640 RefShapes polygon scaled by (w/640, h/640): its area
-    # scales by w*h/640^2 (up to rasterisation)
-    ann = inst['annotations'][0]
-    im = inst['images'][0]
-    xy = np.asarray(ann['segmentation'][0]).reshape(-1, 2)
-    shoelace = 0.5 * abs(np.dot(xy[:, 0], np.roll(xy[:, 1], 1)) -
-                         np.dot(xy[:, 1], np.roll(xy[:, 0], 1)))
-    assert ann['area'] == pytest.approx(shoelace, rel=0.1)
-    rle = mask_utils.frPyObjects([ann['segmentation'][0]], im['height'],
-                                 im['width'])
-    assert int(mask_utils.area(mask_utils.merge(rle))) == ann['area']
-
-
-def test_random_sam_weights_official_format(tmp_path):
-    """The random SAM file has segment_anything's own keys and shapes."""
-    from segment_anything import sam_model_registry
-    tool = _tool()
-    path = tmp_path / 'sam.pth'
-    size = tool.write_random_weights('segment_anything', 'vit_b', str(path))
-    assert size == path.stat().st_size
-    state = torch.load(path, weights_only=True)
-    ref = sam_model_registry['vit_b']().state_dict()
-    assert {k: v.shape for k, v in state.items()} == {
-        k: v.shape for k, v in ref.items()}
-    assert any(k.startswith('image_encoder.blocks.11.') for k in state)
-
-
 def test_json_never_overwritten(tmp_path):
     tool = _tool()
     out = tmp_path / 'dry.json'
     out.write_text('keep')
-    with pytest.raises(tool.OutputError, match='exists'):
+    with pytest.raises(OutputError, match='exists'):
         tool.main([VIT_B, '--json', str(out)])
     assert out.read_text() == 'keep'
 
@@ -131,7 +78,7 @@ def test_dry_run_sam_vit_b_config_on_cpu(tmp_path, capsys):
                                        else 'fp32')
     assert report['params'] == _expected_counts()
     stages = report['train']['stage_seconds_per_iter']
-    assert set(stages) == set(tool.STAGES)
+    assert set(stages) == set(STAGES)
     assert all(v > 0 for v in stages.values()), stages
     assert sum(stages.values()) <= report['train']['iter_seconds'][0]
     assert report['val']['samples'] == 1
