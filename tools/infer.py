@@ -27,6 +27,7 @@ import sys
 import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.apis.batch_inference import (
     InferOptions,
+    finish_processes,
     run_batch_inference,
     start_processes,
 )
@@ -105,6 +106,8 @@ def main() -> None:
     except (RuntimeError, FileNotFoundError) as e:
         # a checkpoint that does not match the config, a missing encoder file
         sys.exit(f'infer: {one_line(e)}')
+    finally:
+        finish_processes()
 
 
 if __name__ == '__main__':

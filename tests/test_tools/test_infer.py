@@ -350,6 +350,28 @@ def test_infer_killed_then_resumed_equals_an_uninterrupted_run(
     assert out.read_bytes() == whole.read_bytes()
 
 
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process below it (torchrun starts its
+    workers in sessions of their own), as a lost machine would stop them."""
+    children = {}
+    for stat in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{stat}/stat') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _dist_infer(*args):
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1')
     env.pop('PORT', None)
@@ -386,7 +408,7 @@ def test_dist_infer_two_cpu_processes_equal_one_and_resume_on_every_rank(
             _wait_for_lines(tmp_path / f'killed.json.part.rank{rank}.jsonl',
                             5, proc)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_tree(proc.pid)
         proc.wait()
     assert not killed.exists()
     proc = _dist_infer(*common, 2, '--out', killed, '--device', 'cpu',

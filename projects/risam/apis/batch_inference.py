@@ -93,6 +93,13 @@ def start_processes(launcher: str, device: Optional[str]) -> str:
     return f'cuda:{local_rank}'
 
 
+def finish_processes() -> None:
+    """Leave the process group of :func:`start_processes`, if any."""
+    if torch.distributed.is_available() and \
+            torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def _prepare_parts(opts: InferOptions, index: EntryIndex, threshold: float,
                    rank: int, world: int) -> Set[Key]:
     """On ``--overwrite`` remove the parts; on ``--resume`` repair them
@@ -233,6 +240,7 @@ def _run_images(inferencer: RISAMInferencer, jobs: List[Job],
 __all__ = [
     'InferOptions',
     'Stopped',
+    'finish_processes',
     'run_batch_inference',
     'start_processes',
 ]
