@@ -354,7 +354,7 @@ def _kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` and every process below it (torchrun starts its
     workers in sessions of their own), as a lost machine would stop them."""
     children = {}
-    for stat in os.listdir('/proc'):
+    for stat in filter(str.isdigit, os.listdir('/proc')):
         try:
             with open(f'/proc/{stat}/stat') as f:
                 ppid = int(f.read().rsplit(')', 1)[1].split()[1])
