@@ -1,7 +1,11 @@
 """tools/infer.py and RISAMInferencer: COCO RLE results, resume, interrupts."""
 import json
+import os
 import runpy
+import signal
+import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -43,18 +47,18 @@ def jsonl(refshapes_root, tmp_path):
 
 def _record_calls(monkeypatch):
     calls = dict(encode=0, texts=[])
-    encode, segment = RISAMInferencer.encode, RISAMInferencer.segment
+    encode = RISAMInferencer.encode_prepared
+    segment = RISAMInferencer.segment
 
-    def counted_encode(self, img):
-        out = encode(self, img)
-        calls['encode'] += not out[1]
-        return out
+    def counted_encode(self, inputs, metainfos):
+        calls['encode'] += len(metainfos)  # images through the encoder
+        return encode(self, inputs, metainfos)
 
     def recorded_segment(self, embedding, texts):
         calls['texts'].append(list(texts))
         return segment(self, embedding, texts)
 
-    monkeypatch.setattr(RISAMInferencer, 'encode', counted_encode)
+    monkeypatch.setattr(RISAMInferencer, 'encode_prepared', counted_encode)
     monkeypatch.setattr(RISAMInferencer, 'segment', recorded_segment)
     return calls
 
@@ -102,14 +106,16 @@ def test_infer_rle_equals_demo_and_resume_redoes_only_missing(
     assert 'exists' in message and '--resume' in message
     assert out.read_bytes() == before
 
-    # delete two entries; --resume redoes exactly those two
+    # delete two entries; --resume redoes those two (their images are
+    # segmented for all their sentences, as in the first run, so that the
+    # entries are those of an uninterrupted run) and writes them in place
     doc['results'] = [e for k, e in enumerate(entries) if k not in (1, 8)]
     out.write_text(json.dumps(doc))
     calls.update(encode=0, texts=[])
     assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path,
                  '--out', out, '--resume') == ''
     assert calls['encode'] == 2
-    assert calls['texts'] == [[SENTENCES[1]], [SENTENCES[2]]]
+    assert calls['texts'] == [SENTENCES, SENTENCES]
     assert json.loads(out.read_text())['results'] == entries
 
 
@@ -129,10 +135,24 @@ def test_infer_interrupted_run_keeps_finished_images(
     monkeypatch.setattr(RISAMInferencer, 'segment', interrupted)
     with pytest.raises(KeyboardInterrupt):
         _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path, '--out', out)
-    entries = json.loads(out.read_text())['results']
-    assert [(e['image'], e['sentence_id']) for e in entries] == [
+    # --out is written at the end; the part file holds the finished image
+    assert not out.exists()
+    part = tmp_path / 'results.json.part.jsonl'
+    head, *lines = [json.loads(x) for x in part.read_text().splitlines()]
+    assert head == dict(format='risam-infer', threshold=0.35,
+                        score=head['score'])
+    assert [(e['image'], e['sentence_id']) for e in lines] == [
         (f'images/{images[0].name}', i) for i in range(3)]
     assert not list(tmp_path.glob('.infer-*'))  # no temporary left behind
+    message = _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path,
+                    '--out', out)
+    assert 'interrupted run' in message and '--resume' in message
+    monkeypatch.setattr(RISAMInferencer, 'segment', segment)
+    assert _tool('infer.py', DEMO_CONFIG, tiny_checkpoint, path, '--out', out,
+                 '--resume') == ''
+    entries = json.loads(out.read_text())['results']
+    assert entries[:3] == lines and len(entries) == 9
+    assert not part.exists()
 
 
 def test_infer_folder_input_and_clear_errors(refshapes_root, tiny_checkpoint,
@@ -247,3 +267,152 @@ def test_inferencer_and_infer_tool_say_nothing_matches(
     for entry in json.loads(out.read_text())['results']:
         assert entry['nothing_matches'] == (
             not mask_utils.decode(entry['segmentation']).any())
+
+
+def _shapes_input(tmp_path, count: int):
+    """``count`` generated images, 1-3 sentences each, as a JSONL input."""
+    rng = np.random.default_rng(7)
+    (tmp_path / 'imgs').mkdir()
+    lines = []
+    for k in range(count):
+        img = np.full((int(rng.integers(32, 65)), int(rng.integers(32, 65)),
+                       3), 30, np.uint8)
+        img[4:20, 6:30] = rng.integers(0, 256, size=3)
+        cv2.imwrite(str(tmp_path / f'imgs/{k:03d}.png'), img)
+        lines.append(json.dumps(dict(image=f'imgs/{k:03d}.png',
+                                     sentences=SENTENCES[:1 + k % 3])))
+    path = tmp_path / 'input.jsonl'
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def test_infer_batches_workers_and_jsonl_give_the_same_results(
+        tiny_checkpoint, tmp_path, capsys):
+    path = _shapes_input(tmp_path, 20)
+    one, batched = tmp_path / 'one.json', tmp_path / 'batched.json'
+    common = [DEMO_CONFIG, tiny_checkpoint, path, '--threshold', 0.5]
+    assert _tool('infer.py', *common, '--out', one, '--batch-size', 1,
+                 '--num-workers', 0) == ''
+    assert _tool('infer.py', *common, '--out', batched, '--batch-size', 8,
+                 '--num-workers', 2) == ''
+    assert batched.read_bytes() == one.read_bytes()
+    entries = json.loads(one.read_text())['results']
+    assert len({e['area'] for e in entries}) > 3  # masks that differ
+
+    lines = tmp_path / 'r.jsonl'
+    assert _tool('infer.py', *common, '--out', lines, '--format', 'jsonl',
+                 '--batch-size', 4, '--sync-every', 5) == ''
+    with open(lines) as f:
+        head = json.loads(f.readline())
+        assert head['format'] == 'risam-infer' and head['threshold'] == 0.5
+        for entry, line in zip(entries, f, strict=True):
+            got = json.loads(line)
+            np.testing.assert_array_equal(
+                mask_utils.decode(got['segmentation']),
+                mask_utils.decode(entry['segmentation']))
+            assert got == entry
+    assert _tool('infer.py', *common, '--out', tmp_path / 'x.json',
+                 '--sync-every', 'often') == '2'
+    assert 'expected images (e.g. 500) or seconds' in capsys.readouterr().err
+
+
+def _wait_for_lines(path, count: int, proc, timeout: float = 120.0) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if path.exists() and path.read_bytes().count(b'\n') >= count:
+            return
+        assert proc.poll() is None, 'the run ended before it was killed'
+        time.sleep(0.02)
+    raise AssertionError(f'{path} did not reach {count} lines')
+
+
+def test_infer_killed_then_resumed_equals_an_uninterrupted_run(
+        tiny_checkpoint, tmp_path):
+    path = _shapes_input(tmp_path, 60)
+    common = [DEMO_CONFIG, tiny_checkpoint, path, '--threshold', 0.5,
+              '--batch-size', 2, '--num-workers', 1]
+    whole = tmp_path / 'whole.json'
+    assert _tool('infer.py', *common, '--out', whole) == ''
+    out = tmp_path / 'killed.json'
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / 'tools/infer.py'), *map(str, common),
+         '--out', str(out), '--batch-size', '1', '--num-workers', '0'],
+        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        _wait_for_lines(tmp_path / 'killed.json.part.jsonl', 20, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not out.exists()
+    assert _tool('infer.py', *common, '--out', out, '--resume') == ''
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process below it (torchrun starts its
+    workers in sessions of their own), as a lost machine would stop them."""
+    children = {}
+    for stat in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{stat}/stat') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _dist_infer(*args):
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1')
+    env.pop('PORT', None)
+    return subprocess.Popen(['bash', 'tools/dist_infer.sh', *map(str, args)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+@pytest.mark.slow
+def test_dist_infer_two_cpu_processes_equal_one_and_resume_on_every_rank(
+        tiny_checkpoint, tmp_path):
+    path = _shapes_input(tmp_path, 40)
+    common = [DEMO_CONFIG, tiny_checkpoint, path]
+    options = ['--threshold', 0.5, '--batch-size', 4, '--num-workers', 1]
+    one = tmp_path / 'one.json'
+    assert _tool('infer.py', *common, '--out', one, *options) == ''
+
+    two = tmp_path / 'two.json'
+    proc = _dist_infer(*common, 2, '--out', two, '--device', 'cpu', *options)
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, log[-3000:]
+    assert '2 processes' in log
+    assert two.read_bytes() == one.read_bytes()
+    assert not list(tmp_path.glob('two.json.part*'))
+
+    # SIGKILL every process once both ranks have written, then --resume
+    killed = tmp_path / 'killed.json'
+    proc = _dist_infer(*common, 2, '--out', killed, '--device', 'cpu',
+                       '--batch-size', 1, '--num-workers', 0,
+                       '--threshold', 0.5)
+    try:
+        for rank in (0, 1):
+            _wait_for_lines(tmp_path / f'killed.json.part.rank{rank}.jsonl',
+                            5, proc)
+    finally:
+        _kill_tree(proc.pid)
+        proc.wait()
+    assert not killed.exists()
+    proc = _dist_infer(*common, 2, '--out', killed, '--device', 'cpu',
+                       '--resume', *options)
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, log[-3000:]
+    assert killed.read_bytes() == one.read_bytes()

@@ -66,6 +66,10 @@ ViT-H forward. ``--quick`` shrinks everything (for tests: checks keys and
 sanity, not speed). ``--only`` runs some groups (shared, encoder, cache,
 bf16, interactive). The SAM ViT-B model of the interactive and ONNX
 ratios is pinned to ``encoder_dtype='fp32'`` (a comparison of two paths).
+
+* ``infer_late_early_ratio``, ``infer_overhead_ratio`` (``--only infer``):
+  batch inference over 20,000 small images with the tiny demo model; see
+  :mod:`projects.risam.apis.infer_benchmark`.
 """
 import argparse
 import copy
@@ -90,6 +94,7 @@ from torch import nn
 
 import projects.risam  # noqa: F401
 from projects.risam.apis import RISAMInferencer
+from projects.risam.apis.infer_benchmark import bench_infer
 from projects.risam.datasets.transforms import LoadCachedFeatures
 from projects.risam.deployment import ONNXRISAM, export_onnx
 from projects.risam.deployment.onnx_export import PromptDecoderGraph, _export_mode
@@ -460,7 +465,7 @@ def main() -> None:
                         help='input size behind the ONNX decoder ratio')
     parser.add_argument('--only', nargs='+',
                         choices=['shared', 'encoder', 'bf16', 'cache',
-                                 'interactive'],
+                                 'interactive', 'infer'],
                         help='run only these groups (default: all)')
     parser.add_argument('--reps', type=int, default=2,
                         help='timed repetitions per path (best of)')
@@ -484,7 +489,8 @@ def main() -> None:
               ('bf16', partial(bench_encoder_bf16, arch, size)),
               ('cache', partial(bench_cache, arch, cache_size)),
               ('interactive', partial(bench_interactive, args.quick,
-                                      args.onnx_size)))
+                                      args.onnx_size)),
+              ('infer', lambda reps: bench_infer(300 if args.quick else 20000)))
     for name, fn in groups:
         if args.only and name not in args.only:
             continue
@@ -499,7 +505,8 @@ def main() -> None:
             'cache_untimed_share',
             'second_sentence_time_ratio_tiny',
             'second_sentence_time_ratio_vit_b', 'onnx_decoder_time_ratio',
-            'onnx_decoder_max_abs_diff')
+            'onnx_decoder_max_abs_diff', 'infer_late_early_ratio',
+            'infer_overhead_ratio')
     print(f'{"metric":<34}{"value":>12}')
     for k in keys:
         if k in res:

@@ -54,6 +54,32 @@ def _test_pipeline(cfg: Config) -> Compose:
     return Compose(steps)
 
 
+def image_pipeline(cfg: Config) -> Compose:
+    """The config's test pipeline for a decoded BGR array: without
+    annotation loading and without ``LoadImageFromFile``."""
+    return Compose([t for t in _test_pipeline(cfg).transforms
+                    if type(t).__name__ != 'LoadImageFromFile'])
+
+
+def pack_image(pipeline: Compose, img: np.ndarray) -> dict:
+    """Run :func:`image_pipeline` on a BGR ``H x W x 3`` uint8 array:
+    ``dict(inputs=3 x h x w, data_samples=SegDataSample)`` (what
+    :func:`prepare_image` feeds the data preprocessor)."""
+    results = dict(img=img, img_path=None, ori_shape=img.shape[:2],
+                   img_shape=img.shape[:2])
+    return pipeline(dict(results, text=''))
+
+
+def preprocess_packed(model: torch.nn.Module,
+                      packed: dict) -> Tuple[torch.Tensor, dict]:
+    """The model's data preprocessor on one packed image:
+    ``(inputs 1 x 3 x S x S, metainfo)``, as :func:`prepare_image`."""
+    data = model.data_preprocessor(
+        dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]),
+        training=False)
+    return data['inputs'], dict(data['data_samples'][0].metainfo)
+
+
 def prepare_image(model: torch.nn.Module,
                   img: Union[str, np.ndarray]) -> Tuple[torch.Tensor, dict]:
     """Run the config's test pipeline and the data preprocessor on ``img``.
@@ -66,19 +92,11 @@ def prepare_image(model: torch.nn.Module,
         ``(inputs 1 x 3 x S x S, metainfo)``: the normalised, padded model
         input and its metainfo (``ori_shape``, ``img_shape``, ...).
     """
-    pipeline = _test_pipeline(model.cfg)
     if isinstance(img, np.ndarray):
-        results = dict(img=img, img_path=None,
-                       ori_shape=img.shape[:2], img_shape=img.shape[:2])
-        pipeline = Compose([t for t in pipeline.transforms
-                            if type(t).__name__ != 'LoadImageFromFile'])
+        packed = pack_image(image_pipeline(model.cfg), img)
     else:
-        results = dict(img_path=str(img))
-    packed = pipeline(dict(results, text=''))
-    data = model.data_preprocessor(
-        dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]),
-        training=False)
-    return data['inputs'], dict(data['data_samples'][0].metainfo)
+        packed = _test_pipeline(model.cfg)(dict(img_path=str(img), text=''))
+    return preprocess_packed(model, packed)
 
 
 def binarize(sample: SegDataSample,

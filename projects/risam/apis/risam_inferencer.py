@@ -39,7 +39,8 @@ class ImageEmbedding:
     """One encoded image.
 
     Attributes:
-        key: sha1 of the image's shape and pixels (the cache key).
+        key: sha1 of the image's shape and pixels (the cache key; empty
+            from :meth:`RISAMInferencer.encode_prepared`, never cached).
         visual: ``model.extract_visual`` output, each ``1 x C x h x w``.
         metainfo: the test pipeline's metainfo (``ori_shape``, ...).
         encode_time: seconds the preprocessing and encoder took.
@@ -147,6 +148,28 @@ class RISAMInferencer:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return embedding, False
+
+    @torch.no_grad()
+    def encode_prepared(self, inputs: Tensor,
+                        metainfos: Sequence[dict]) -> List[ImageEmbedding]:
+        """Encode prepared images in one encoder pass (batch inference).
+
+        Args:
+            inputs: ``B x 3 x S x S``, the :func:`prepare_image` inputs of
+                ``B`` images concatenated.
+            metainfos: their metainfos, in the same order.
+
+        Returns:
+            One embedding per image (``key`` empty: not cached; each visual
+            map ``1 x C x h x w``, a view of the batch's).
+        """
+        start = time.perf_counter()
+        visual = self.model.extract_visual(inputs)
+        spent = (time.perf_counter() - start) / max(len(metainfos), 1)
+        self.num_encoded += len(metainfos)
+        return [ImageEmbedding(key='', visual=tuple(v[i:i + 1] for v in visual),
+                               metainfo=meta, encode_time=spent)
+                for i, meta in enumerate(metainfos)]
 
     def clear_cache(self) -> None:
         """Forget every cached image embedding."""
