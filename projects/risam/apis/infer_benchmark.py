@@ -1,4 +1,4 @@
-"""What ``benchmark.py --only infer`` measures: does batch inference cost the
+"""What ``.dev_scripts/benchmark_ratios.py --only infer`` measures: does batch inference cost the
 same per image at the end of a long run as at its start, and how much does
 it add to the model's own work?
 

@@ -18,6 +18,9 @@ OpenCV and pycocotools: their names below are imported on first use.
 - :mod:`.sdpa`: restricting and naming the SDPA kernels.
 - :mod:`.report_schema`: checking a report's keys and types.
 - :mod:`.ddp_compare`: a multi-process step against the one-process step.
+- :mod:`.benchmark_images`, :mod:`.throughput`: a trained model's images and
+  sentences per second on its config's test images (the user benchmark).
+- :mod:`.ratios`: the regression ratios of the optimised paths (a package).
 - :mod:`.gpu_check`, :mod:`.dry_run`: the two runs.
 """
 import importlib
@@ -55,16 +58,19 @@ _LAZY = dict(
     param_counts=('.dry_run', 'param_counts'),
     compare_ddp=('.ddp_compare', 'compare_ddp'),
     run_gpu_check=('.gpu_check', 'run_gpu_check'),
+    benchmark_model=('.throughput', 'benchmark_model'),
+    load_benchmark_images=('.benchmark_images', 'load_benchmark_images'),
 )
 
 __all__ = [
     'COCO_SIZES', 'FUSED_BACKENDS', 'SDPA_OPS', 'STAGES', 'GpuCheckError', 'MeasurementError',
-    'StageTimer', 'adam', 'box_masks', 'build_core', 'build_risam', 'compare_ddp',
-    'config_without_checkpoints', 'data_samples', 'dry_run', 'input_size', 'interleaved',
-    'make_batch', 'missing_frozen_weights', 'param_counts', 'peak_rss_bytes', 'reset_peak_rss',
-    'restricted_sdpa', 'run_gpu_check', 'sam_encoder', 'schema_errors', 'sdpa_kernels', 'sentence',
-    'status_mb', 'synchronize', 'timed', 'total_loss', 'train_step', 'use_random_weights',
-    'with_sam_arch', 'write_coco_sized_refer', 'write_random_weights'
+    'StageTimer', 'adam', 'benchmark_model', 'box_masks', 'build_core', 'build_risam',
+    'compare_ddp', 'config_without_checkpoints', 'data_samples', 'dry_run', 'input_size',
+    'interleaved', 'load_benchmark_images', 'make_batch', 'missing_frozen_weights', 'param_counts',
+    'peak_rss_bytes', 'reset_peak_rss', 'restricted_sdpa', 'run_gpu_check', 'sam_encoder',
+    'schema_errors', 'sdpa_kernels', 'sentence', 'status_mb', 'synchronize', 'timed', 'total_loss',
+    'train_step', 'use_random_weights', 'with_sam_arch', 'write_coco_sized_refer',
+    'write_random_weights'
 ]
 
 

@@ -1,6 +1,6 @@
-"""benchmark.py --quick writes every JSON key with sane values (no timing
-assertions: the quick sizes are too small to be faster)."""
-import importlib.util
+""".dev_scripts/benchmark_ratios.py --quick writes every JSON key with sane
+values (no timing assertions: the quick sizes are too small to be faster);
+its measurements in projects.risam.profiling.ratios."""
 import json
 import math
 import subprocess
@@ -8,17 +8,11 @@ import sys
 
 import pytest
 
+from projects.risam.profiling.ratios import GROUPS, SUMMARY_KEYS, encoder, report_lines
+from projects.risam.profiling.ratios.common import QUICK_ARCH
 from projects.risam.utils import peak_memory
 
 from .conftest import REPO
-
-
-def _benchmark_module():
-    path = REPO / 'tools/analysis_tools/benchmark.py'
-    spec = importlib.util.spec_from_file_location('risam_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 KEYS = ('shared_encoding_speedup', 'encoder_time_ratio',
         'encoder_memory_ratio', 'encoder_max_abs_diff', 'cache_train_speedup',
@@ -33,7 +27,7 @@ INTERACTIVE_KEYS = ('second_sentence_time_ratio_tiny',
 def test_benchmark_quick_json(tmp_path):
     out = tmp_path / 'bench.json'
     proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', '--quick',
+        [sys.executable, '.dev_scripts/benchmark_ratios.py', '--quick',
          '--json', str(out)], cwd=REPO, capture_output=True, text=True,
         check=True)
     res = json.loads(out.read_text())
@@ -73,22 +67,42 @@ def test_benchmark_quick_json(tmp_path):
 def test_peak_reset_failure_is_an_error(tmp_path, monkeypatch):
     """Without a reset of the peak RSS, the peak would include building the
     model: the step raises, it is never skipped."""
-    bench = _benchmark_module()
     monkeypatch.setattr(peak_memory, 'CLEAR_REFS',
                         str(tmp_path / 'no' / 'file'))
-    with pytest.raises(bench.MeasurementError, match='peak RSS'):
-        bench.reset_peak_rss()
+    with pytest.raises(peak_memory.MeasurementError, match='peak RSS'):
+        encoder.reset_peak_rss()
 
 
 def test_failed_memory_step_marks_the_ratio_invalid(monkeypatch):
-    bench = _benchmark_module()
-
     def fail(impl, arch, size):
-        raise bench.MeasurementError(f'memory worker ({impl}) failed: x')
+        raise peak_memory.MeasurementError(f'memory worker ({impl}) failed: x')
 
-    monkeypatch.setattr(bench, '_memory', fail)
-    res = bench.bench_encoder(bench.QUICK_ARCH, 64, 1)
+    monkeypatch.setattr(encoder, 'peak_growth_mb', fail)
+    res = encoder.bench_encoder(QUICK_ARCH, 64, 1)
     assert res['encoder_memory_ratio'] is None
     assert 'memory worker (sam) failed' in res['invalid'][
         'encoder_memory_ratio']
     assert res['encoder_max_abs_diff'] <= 1e-4
+
+
+def test_memory_worker_runs_in_a_fresh_process():
+    """The worker process imports the package and reports a peak; the
+    SDPA encoder's forward at 64 px grows the resident set by > 0 MB."""
+    assert encoder.peak_growth_mb('sdpa', QUICK_ARCH, 64) > 0
+
+
+def test_groups_table_and_report():
+    """One table names the groups (``--only``'s choices, in run order); the
+    report prints the summary keys present, an invalid ratio and why."""
+    assert list(GROUPS) == ['shared', 'encoder', 'bf16', 'cache', 'interactive']
+    res = dict(encoder_time_ratio=0.51234, encoder_memory_ratio=None,
+               invalid=dict(encoder_memory_ratio='memory worker (sam) failed: x'),
+               cache_worker_iter_stages_s=dict(iteration=0.5, other=0.01),
+               shared_identical_predictions=True)
+    lines = report_lines(res)
+    assert lines[1] == f'{"encoder_time_ratio":<34}{"0.5123":>12}'
+    assert lines[2] == f'{"encoder_memory_ratio":<34}{"invalid":>12}'
+    assert lines[3] == 'encoder_memory_ratio is invalid: memory worker (sam) failed: x'
+    assert lines[4].endswith('seconds per stage: iteration 0.500, other 0.010')
+    assert lines[5] == 'shared_identical_predictions: True'
+    assert len(lines) == 6 and 'cache_untimed_share' in SUMMARY_KEYS
