@@ -1,6 +1,6 @@
 """Size of a config's training checkpoint, full and slim.
 
-    python tools/analysis_tools/checkpoint_size.py CONFIG [--json OUT]
+    python .dev_scripts/checkpoint_size.py CONFIG [--json OUT]
 
 Builds the config's model with random weights (no encoder files, no data),
 takes one optimizer step of the config's optimizer wrapper on random

@@ -1,6 +1,6 @@
 """Mutation testing of RISAM's core modules with mutmut (``make mutation``).
 
-    python tools/mutation.py [--module NAME ...] [--rev REV]
+    python .dev_scripts/mutation.py [--module NAME ...] [--rev REV]
         [--work-dir work_dirs/mutation] [--max-children 2]
         [--rerun-survivors] [--report] [--json OUT]
 
@@ -276,7 +276,7 @@ def prepare(work: Path, module: str, rev: Optional[str],
                      f'tool; give another --work-dir')
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        (work / MARKER).write_text('scratch copy for tools/mutation.py\n')
+        (work / MARKER).write_text('scratch copy for .dev_scripts/mutation.py\n')
         copy_tree(work, rev)
     configure(work, module)
 

@@ -1,6 +1,6 @@
 """How much of each pixel's position survives each stage of a RISAM model.
 
-    python tools/analysis_tools/position_probe.py CONFIG [CHECKPOINT] \\
+    python .dev_scripts/position_probe.py CONFIG [CHECKPOINT] \\
         [--split val] [--num-images 64] [--json OUT.json [--overwrite]]
 
 For ``--num-images`` images of the split (first sentence of each), the

@@ -16,7 +16,7 @@ Without ``--checkpoint`` it writes a random-weight file of ``--arch`` in the
 official format (``sam_model_registry[arch]().state_dict()``) to a temporary
 folder and says so.
 
-    python tools/analysis_tools/startup_memory.py [--arch vit_b]
+    python .dev_scripts/startup_memory.py [--arch vit_b]
         [--checkpoint sam_vit_b_01ec64.pth] [--json OUT]
 """
 import argparse

@@ -1,10 +1,10 @@
-"""tools/mutation.py: test lists, verdict bookkeeping and the kill rate."""
+""".dev_scripts/mutation.py: test lists, verdict bookkeeping and the kill rate."""
 import json
 import runpy
 
 from .conftest import REPO
 
-M = runpy.run_path(str(REPO / 'tools/mutation.py'))
+M = runpy.run_path(str(REPO / '.dev_scripts/mutation.py'))
 
 
 def test_test_selection_lists_files_and_the_mutants_file(tmp_path):

@@ -1,4 +1,4 @@
-"""tools/analysis_tools/position_probe.py: the ridge probe and one run."""
+""".dev_scripts/position_probe.py: the ridge probe and one run."""
 import importlib.util
 import json
 import subprocess
@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from .conftest import DEMO_CONFIG, REPO, data_options
+from .conftest import DEMO_CONFIG, REPO
 
-SCRIPT = REPO / 'tools/analysis_tools/position_probe.py'
+SCRIPT = REPO / '.dev_scripts/position_probe.py'
 
 
 def _module():
@@ -44,7 +44,9 @@ def test_probe_runs_on_a_checkpoint(tmp_path, refshapes_root,
     out = tmp_path / 'probe.json'
     subprocess.run([sys.executable, str(SCRIPT), str(DEMO_CONFIG),
                     str(tiny_checkpoint), '--num-images', '4', '--json',
-                    str(out), '--cfg-options', *data_options(refshapes_root)],
+                    str(out), '--cfg-options',
+                    *(f'{loader}_dataloader.dataset.data_root={refshapes_root}'
+                      for loader in ('train', 'val', 'test'))],
                    check=True, cwd=REPO)
     r2 = json.loads(out.read_text())
     assert list(r2) == ['tap0', 'tap1', 'tap2', 'F_v', 'F_lav', 'dec0',

@@ -16,7 +16,7 @@ from .conftest import REPO
 
 ARCH = dict(img_size=64, patch_size=4, embed_dim=32, depth=4, num_heads=2,
             window_size=4, global_attn_indexes=(1, 3))
-TOOL = REPO / 'tools/analysis_tools/startup_memory.py'
+TOOL = REPO / '.dev_scripts/startup_memory.py'
 
 
 def _mapped(tmp_path, tensors):
