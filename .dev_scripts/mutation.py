@@ -46,41 +46,33 @@ import tomllib
 REPO = Path(__file__).resolve().parents[1]
 MARKER = '.risam-mutation'
 MODELS_T = 'tests/test_models/'
+IMAGE_T = 'tests/test_image_encoding/'
 # core module -> the test files (or a folder: all its files) that exercise
-# it; its test_mutants_<module>.py goes beside the first
+# it; the tests mirror the package, so each module's own folder comes first
 MODULES = {
-    'losses': [MODELS_T + 'test_focal_dice_loss.py',
-               MODELS_T + 'test_equations_loss.py'],
-    'evaluation': ['tests/test_evaluation/'],  # every file there
-    'image_encoding': ['tests/test_speed/test_feature_cache.py',
-                       'tests/test_speed/test_shared_encoding.py',
-                       'tests/test_speed/test_cache_writer_resume.py'],
-    'segmentors': [MODELS_T + 'test_risam.py',
-                   MODELS_T + 'test_inference_postprocess.py',
-                   MODELS_T + 'test_no_host_sync.py',
+    'losses': [MODELS_T + 'test_losses/'],
+    'evaluation': ['tests/test_evaluation/'],
+    'image_encoding': [IMAGE_T + 'test_image_encoding_parts.py',
+                       IMAGE_T + 'test_feature_cache.py',
+                       IMAGE_T + 'test_shared_encoding.py',
+                       IMAGE_T + 'test_cache_writer_resume.py'],
+    'segmentors': [MODELS_T + 'test_segmentors/',
                    MODELS_T + 'test_mix_in_and_params.py',
                    # encoder passes with shared encoding / feature cache
-                   'tests/test_speed/test_shared_encoding.py',
-                   'tests/test_speed/test_feature_cache.py'],
-    'necks': [MODELS_T + 'test_equations_fe.py',
-              MODELS_T + 'test_equations_mutual_aware_attention.py',
-              MODELS_T + 'test_mutual_aware_attention.py',
-              MODELS_T + 'test_linguistic_positional_encoding.py',
-              MODELS_T + 'test_ablations_modules.py',
-              MODELS_T + 'test_fusion_necks_hand.py'],
-    'decode_heads': [MODELS_T + 'test_equations_decoder.py',
-                     MODELS_T + 'test_mask_decoder.py',
-                     MODELS_T + 'test_ablations_elg.py',
-                     MODELS_T + 'test_ablations_pos_embed.py',
-                     MODELS_T + 'test_ablations_modules.py',
-                     MODELS_T + 'test_no_target_head.py'],
+                   IMAGE_T + 'test_shared_encoding.py',
+                   IMAGE_T + 'test_feature_cache.py'],
+    'necks': [MODELS_T + 'test_necks/',
+              MODELS_T + 'test_ablations_modules.py'],
+    'decode_heads': [MODELS_T + 'test_decode_heads/',
+                     MODELS_T + 'test_necks/test_ablations_pos_embed.py',
+                     MODELS_T + 'test_ablations_modules.py'],
 }
 
 # tests left out of every mutation run: a command-line smoke test that
 # spawns a whole second process (a minute or more on a loaded machine) for
 # each mutant it covers, to check a tool outside the core modules; leaving
 # a test out can only lower the rates
-DESELECT = ['tests/test_speed/test_feature_cache.py::test_cache_features_cli']
+DESELECT = [IMAGE_T + 'test_feature_cache.py::test_cache_features_cli']
 
 
 def prefix(module: str) -> str:
@@ -90,11 +82,9 @@ def prefix(module: str) -> str:
 
 
 def test_selection(work: Path, module: str) -> List[str]:
-    """The module's test files in ``work`` (a folder: its ``test_*.py``),
-    and its ``test_mutants_<module>.py`` once that exists. Listing files
-    (not folders) keeps a broken test elsewhere from stopping the run."""
-    first = work / MODULES[module][0]
-    folder = first if first.is_dir() else first.parent
+    """The module's test files in ``work`` (a folder: its ``test_*.py``).
+    Listing files (not folders) keeps a broken test elsewhere from stopping
+    the run."""
     files = []
     for entry in MODULES[module]:
         path = work / entry
@@ -104,9 +94,7 @@ def test_selection(work: Path, module: str) -> List[str]:
             sys.exit(f'mutation: {module}: no test file {entry}')
         else:
             files.append(path)
-    files.append(folder / f'test_mutants_{module}.py')
-    return [str(f.relative_to(work)) for f in dict.fromkeys(files)
-            if f.exists()]
+    return [str(f.relative_to(work)) for f in dict.fromkeys(files)]
 
 
 # mutmut exit codes (mutmut.stats.status_by_exit_code)

@@ -2,21 +2,36 @@
 import json
 import runpy
 
+import pytest
+
 from .conftest import REPO
 
 M = runpy.run_path(str(REPO / '.dev_scripts/mutation.py'))
 
 
-def test_test_selection_lists_files_and_the_mutants_file(tmp_path):
-    for name in ('test_focal_dice_loss.py', 'test_equations_loss.py'):
-        (tmp_path / 'tests/test_models').mkdir(parents=True, exist_ok=True)
-        (tmp_path / 'tests/test_models' / name).write_text('')
-    sel = M['test_selection'](tmp_path, 'losses')
-    assert sel == ['tests/test_models/test_focal_dice_loss.py',
-                   'tests/test_models/test_equations_loss.py']
-    (tmp_path / 'tests/test_models/test_mutants_losses.py').write_text('')
-    assert M['test_selection'](tmp_path, 'losses')[-1] == \
-        'tests/test_models/test_mutants_losses.py'
+def test_test_selection_lists_a_folder_then_files_once(tmp_path):
+    models = tmp_path / 'tests/test_models'
+    for name in ('test_necks/test_b.py', 'test_necks/test_a.py',
+                 'test_necks/helper.py', 'test_ablations_modules.py'):
+        (models / name).parent.mkdir(parents=True, exist_ok=True)
+        (models / name).write_text('')
+    # the folder's test files sorted, then the named file; no helpers
+    assert M['test_selection'](tmp_path, 'necks') == [
+        'tests/test_models/test_necks/test_a.py',
+        'tests/test_models/test_necks/test_b.py',
+        'tests/test_models/test_ablations_modules.py']
+
+
+def test_test_selection_stops_on_a_missing_file(tmp_path):
+    (tmp_path / 'tests/test_models/test_decode_heads').mkdir(parents=True)
+    with pytest.raises(SystemExit, match='decode_heads: no test file '
+                       'tests/test_models/test_necks/test_ablations_pos_embed.py'):
+        M['test_selection'](tmp_path, 'decode_heads')
+
+
+def test_every_listed_test_exists_in_this_checkout():
+    for module in M['MODULES']:
+        assert M['test_selection'](REPO, module), module
 
 
 def test_keep_kills_restores_only_cleared_kills(tmp_path):
