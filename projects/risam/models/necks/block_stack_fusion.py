@@ -75,3 +75,52 @@ class BlockStackFusion(BaseModule):
         for block in self.blocks:
             lav, val = block(lav, val, mask)
         return lav.transpose(1, 2).reshape(b, self.channels, h, w), val
+
+
+class ProjectedBlock(nn.Module):
+    """The projections and norms a fusion block starts from (Eq. 3's
+    ``Z_v = F_v W_v``, ``Z_l = F_l W_l``, Eq. 5's layer norms); subclasses
+    write ``forward``.
+
+    Args:
+        visual_channels: ``C_v`` of ``F_v``.
+        text_channels: ``C'`` of ``F_l``.
+        channels: ``C`` of ``Z_v``, ``Z_l`` and the outputs.
+    """
+
+    def __init__(self, *, visual_channels: int, text_channels: int,
+                 channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.visual_proj = nn.Linear(visual_channels, channels, bias=False)
+        self.text_proj = nn.Linear(text_channels, channels, bias=False)
+        self.visual_norm = nn.LayerNorm(channels)
+        self.text_norm = nn.LayerNorm(channels)
+
+
+class FixedBlockStackFusion(BlockStackFusion):
+    """A :class:`BlockStackFusion` of the subclass's ``block_type``, with the
+    MA stack's defaults: two blocks, ``C = 256``, the last backbone output,
+    no linguistic positional encoding unless asked (the paper configs ask:
+    the MA row and the fusion rows of Tab. 2-3). The arguments are
+    :class:`BlockStackFusion`'s but ``block_factory``.
+    """
+
+    #: the block class, built as ``block_type(visual_channels=...,
+    #: text_channels=..., channels=...)``
+    block_type: BlockFactory
+
+    def __init__(self,
+                 *,
+                 in_channels: int,
+                 text_channels: int,
+                 channels: int = 256,
+                 num_blocks: int = 2,
+                 in_index: int = -1,
+                 text_pos_embed: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            block_factory=type(self).block_type, in_channels=in_channels,
+            text_channels=text_channels, channels=channels,
+            num_blocks=num_blocks, in_index=in_index,
+            text_pos_embed=text_pos_embed, init_cfg=init_cfg)

@@ -1,15 +1,15 @@
 """BRINet-style serial bidirectional fusion (paper Tab. 3, row #7 "BCM")."""
 import math
-from typing import Optional, Tuple
+from typing import Tuple
 
 from torch import Tensor, nn
 
-from ...registry import MODELS
-from .block_stack_fusion import BlockStackFusion
+from ....registry import MODELS
+from ..block_stack_fusion import FixedBlockStackFusion, ProjectedBlock
 from .spatial_dynamic_fusion import words_softmax
 
 
-class BidirectionalCrossModalBlock(nn.Module):
+class BidirectionalCrossModalBlock(ProjectedBlock):
     """One serial BCM step: vision -> language first, then language -> vision.
 
     ::
@@ -27,13 +27,9 @@ class BidirectionalCrossModalBlock(nn.Module):
 
     def __init__(self, *, visual_channels: int, text_channels: int,
                  channels: int) -> None:
-        super().__init__()
-        self.channels = channels
-        self.visual_proj = nn.Linear(visual_channels, channels, bias=False)
-        self.text_proj = nn.Linear(text_channels, channels, bias=False)
+        super().__init__(visual_channels=visual_channels,
+                         text_channels=text_channels, channels=channels)
         self.key_proj = nn.Linear(channels, channels, bias=False)
-        self.visual_norm = nn.LayerNorm(channels)
-        self.text_norm = nn.LayerNorm(channels)
 
     def forward(self, visual: Tensor, text: Tensor,
                 mask: Tensor) -> Tuple[Tensor, Tensor]:
@@ -51,7 +47,7 @@ class BidirectionalCrossModalBlock(nn.Module):
 
 
 @MODELS.register_module()
-class BidirectionalCrossModalFusion(BlockStackFusion):
+class BidirectionalCrossModalFusion(FixedBlockStackFusion):
     """Serial bidirectional cross-modal module (Tab. 3, row #7, BRINet).
 
     §3.3/§4.5.1: BRINet "adopts a serial bidirectional design to utilize both
@@ -59,32 +55,9 @@ class BidirectionalCrossModalFusion(BlockStackFusion):
     :class:`BidirectionalCrossModalBlock`; the vision-aware words of the last
     block are returned as ``F_val`` so that the (unchanged) Mutual-Aware Mask
     Decoder gets the same inputs as with MA; only the fusion differs.
-
-    Args:
-        in_channels: ``C_v`` of the visual map.
-        text_channels: ``C'`` of the word features.
-        channels: ``C`` of the outputs.
-        num_blocks: stacked blocks (2, like the MA stack).
-        in_index: which backbone output to fuse when given a tuple.
-        text_pos_embed: Fig. 3's linguistic positional encoding (see
-            :class:`BlockStackFusion`); off by default, on in the paper
-            configs (the MA row and the fusion rows of Tab. 2-3).
     """
 
-    def __init__(self,
-                 *,
-                 in_channels: int,
-                 text_channels: int,
-                 channels: int = 256,
-                 num_blocks: int = 2,
-                 in_index: int = -1,
-                 text_pos_embed: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            block_factory=BidirectionalCrossModalBlock, in_channels=in_channels,
-            text_channels=text_channels, channels=channels,
-            num_blocks=num_blocks, in_index=in_index,
-            text_pos_embed=text_pos_embed, init_cfg=init_cfg)
+    block_type = BidirectionalCrossModalBlock
 
 
 __all__ = ['BidirectionalCrossModalBlock', 'BidirectionalCrossModalFusion']

@@ -5,8 +5,8 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ...registry import MODELS
-from .linguistic_positional_encoding import LinguisticPositionalEncoding
+from ....registry import MODELS
+from ..linguistic_positional_encoding import LinguisticPositionalEncoding
 
 
 def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:

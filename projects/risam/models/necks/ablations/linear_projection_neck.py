@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Tuple
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ...registry import MODELS
+from ....registry import MODELS
 
 
 @MODELS.register_module()

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from segment_anything.modeling.common import LayerNorm2d
 from torch import Tensor, nn
 
-from ...registry import MODELS
+from ....registry import MODELS
 
 
 def _rescale(channels: int, scale: float) -> nn.Module:

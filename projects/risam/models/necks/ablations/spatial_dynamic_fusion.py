@@ -1,11 +1,11 @@
 """VLT-style Spatial Dynamic Fusion (paper Tab. 3, row #6 "SDF")."""
 import math
-from typing import Optional, Tuple
+from typing import Tuple
 
-from torch import Tensor, nn
+from torch import Tensor
 
-from ...registry import MODELS
-from .block_stack_fusion import BlockStackFusion
+from ....registry import MODELS
+from ..block_stack_fusion import FixedBlockStackFusion, ProjectedBlock
 
 
 def words_softmax(scores: Tensor, mask: Tensor) -> Tensor:
@@ -20,7 +20,7 @@ def words_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     return attn * allowed.to(scores.dtype)
 
 
-class SpatialDynamicBlock(nn.Module):
+class SpatialDynamicBlock(ProjectedBlock):
     """One SDF step: every pixel builds its own sentence vector.
 
     ::
@@ -30,15 +30,6 @@ class SpatialDynamicBlock(nn.Module):
         F_lav = LN(A Z_l + Z_v)                       (vision-guided only)
         F_val = LN(Z_l)                               (words see no pixel)
     """
-
-    def __init__(self, *, visual_channels: int, text_channels: int,
-                 channels: int) -> None:
-        super().__init__()
-        self.channels = channels
-        self.visual_proj = nn.Linear(visual_channels, channels, bias=False)
-        self.text_proj = nn.Linear(text_channels, channels, bias=False)
-        self.visual_norm = nn.LayerNorm(channels)
-        self.text_norm = nn.LayerNorm(channels)
 
     def forward(self, visual: Tensor, text: Tensor,
                 mask: Tensor) -> Tuple[Tensor, Tensor]:
@@ -52,7 +43,7 @@ class SpatialDynamicBlock(nn.Module):
 
 
 @MODELS.register_module()
-class SpatialDynamicFusion(BlockStackFusion):
+class SpatialDynamicFusion(FixedBlockStackFusion):
     """Vision-Guided Attention only (paper Tab. 3, row #6, VLT's SDF).
 
     §4.5.1: VLT's Spatial Dynamic Fusion "produce[s] different linguistic
@@ -61,32 +52,9 @@ class SpatialDynamicFusion(BlockStackFusion):
     branch (Eq. 3, 5 first line) without the Eq. 4 relevance mask, and the
     words are only projected, never updated by the image: ``F_val`` does not
     depend on the visual input at all.
-
-    Args:
-        in_channels: ``C_v`` of the visual map.
-        text_channels: ``C'`` of the word features.
-        channels: ``C`` of the outputs.
-        num_blocks: stacked blocks (2, like the MA stack).
-        in_index: which backbone output to fuse when given a tuple.
-        text_pos_embed: Fig. 3's linguistic positional encoding (see
-            :class:`BlockStackFusion`); off by default, on in the paper
-            configs (the MA row and the fusion rows of Tab. 2-3).
     """
 
-    def __init__(self,
-                 *,
-                 in_channels: int,
-                 text_channels: int,
-                 channels: int = 256,
-                 num_blocks: int = 2,
-                 in_index: int = -1,
-                 text_pos_embed: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(
-            block_factory=SpatialDynamicBlock, in_channels=in_channels,
-            text_channels=text_channels, channels=channels,
-            num_blocks=num_blocks, in_index=in_index,
-            text_pos_embed=text_pos_embed, init_cfg=init_cfg)
+    block_type = SpatialDynamicBlock
 
 
 __all__ = ['SpatialDynamicBlock', 'SpatialDynamicFusion', 'words_softmax']
