@@ -97,3 +97,32 @@ def test_hand_numbers_one_pixel():
     # GELU(0.5) = 0.5 * Phi(0.5) = 0.5 * 0.691462 = 0.345731
     assert abs(u - 0.5) < 2e-4
     assert out == pytest.approx(0.345731 + 0.867 * (u - 0.5), abs=2e-5)
+
+
+def test_feature_enhancement_stages_and_messages():
+    """n levels: n level MLPs, n - 2 MLPs of the enhanced feature, n - 1
+    CBAs, C = 256 by default; two levels are enough, one is refused, as is
+    a wrong number of inputs. With 4 levels, stage k re-projects the
+    previous stage through its own MLP (written out)."""
+    fe = FeatureEnhancement(in_channels=[4, 6, 8, 4])
+    assert (len(fe.level_mlps), len(fe.fused_mlps), len(fe.cbas)) == (4, 2, 3)
+    assert fe.out_channels == 256
+    assert fe.cbas[0][0].bias is None
+    FeatureEnhancement(in_channels=[4, 6])  # two levels: one stage
+    with pytest.raises(ValueError,
+                       match='^FeatureEnhancement needs at least two '
+                       'levels$'):
+        FeatureEnhancement(in_channels=[4])
+    torch.manual_seed(0)
+    fe = FeatureEnhancement(in_channels=4, out_channels=8,
+                            num_levels=4).eval()
+    feats = [torch.randn(1, 4, 3, 3) for _ in range(4)]
+    with torch.no_grad():
+        got = fe(feats)
+        f = fe.cbas[0](torch.cat([fe.level_mlps[0](feats[0]),
+                                  fe.level_mlps[1](feats[1])], 1))
+        for k, (mlp, cba) in enumerate(zip(fe.fused_mlps, fe.cbas[1:]), 2):
+            f = cba(torch.cat([mlp(f), fe.level_mlps[k](feats[k])], 1))
+    torch.testing.assert_close(got, f)
+    with pytest.raises(ValueError, match='^expected 4 levels, got 3$'):
+        fe(feats[:3])

@@ -13,10 +13,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from projects.risam.models.necks.bidirectional_cross_modal_fusion import (
+from projects.risam.models.necks.ablations.bidirectional_cross_modal_fusion import (
     BidirectionalCrossModalBlock,
 )
-from projects.risam.models.necks.concat_conv_fusion import ConcatConvFusion
+from projects.risam.models.necks.ablations.concat_conv_fusion import ConcatConvFusion
 
 
 def test_concat_conv_tiles_the_mean_of_the_real_words():

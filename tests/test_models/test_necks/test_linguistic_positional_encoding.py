@@ -99,3 +99,16 @@ def test_default_is_off():
     assert _neck('MA', False).text_pos_embed is None
     assert MutualAwareFusion(in_channels=4, text_channels=4,
                              channels=4).text_pos_embed is None
+
+
+def test_word_positions_messages_and_dtype():
+    with pytest.raises(ValueError, match='^LinguisticPositionalEncoding '
+                       'needs an even number of channels, got 5$'):
+        LinguisticPositionalEncoding(channels=5)
+    lpe = LinguisticPositionalEncoding(channels=6)
+    with pytest.raises(ValueError, match='^word features have 4 channels, '
+                       'the encoding 6$'):
+        lpe(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool))
+    out = lpe(torch.zeros(1, 3, 6, dtype=torch.bfloat16),
+              torch.ones(1, 3, dtype=torch.bool))
+    assert out.dtype == torch.bfloat16

@@ -127,3 +127,25 @@ def test_language_branch_scale_and_its_normalisation():
     expect = torch.nn.functional.layer_norm(
         w @ z_v + z_l, (8, ), normed.text_norm.weight, normed.text_norm.bias)
     torch.testing.assert_close(val_n[:, :6], expect[:, :6])
+
+
+def test_ma_stack_defaults_reach_its_blocks():
+    """Tab. 4: two MA blocks; Eq. 4 with τ = 0.35 and Eq. 5 as printed by
+    default; what is given reaches every block."""
+    neck = MutualAwareFusion(in_channels=8, text_channels=6)
+    assert [(b.tau, b.use_attn_mask, b.normalize_language_attn)
+            for b in neck.blocks] == [(0.35, True, False)] * 2
+    neck = MutualAwareFusion(in_channels=8, text_channels=6, tau=0.2,
+                             use_attn_mask=False,
+                             normalize_language_attn=True, num_blocks=3)
+    assert [(b.tau, b.use_attn_mask, b.normalize_language_attn)
+            for b in neck.blocks] == [(0.2, False, True)] * 3
+
+
+def test_eq4_keeps_a_pair_exactly_at_tau():
+    """Masked iff ``sigmoid(s) < τ``: ``s = 0`` at ``τ = 0.5`` is kept."""
+    ma = MutualAwareAttention(visual_channels=4, text_channels=4,
+                              channels=4, tau=0.5)
+    scores = torch.tensor([[[0.0, -1.0, 2.0]]])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    assert ma.allowed_pairs(scores, mask).tolist() == [[[True, False, True]]]

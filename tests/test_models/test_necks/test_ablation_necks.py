@@ -1,45 +1,25 @@
-"""Neck details that mutation testing found unguarded.
-
-- The fusion necks' documented defaults (``C = 256``, two blocks or layers,
-  τ = 0.35 with the Eq. 4 mask on, Eq. 5 as printed, the last backbone
-  output, no word positions) and what the MA stack hands its blocks.
-- ``init_cfg`` reaches mmengine; ``text_pos_embed`` adds Fig. 3's encoding
-  to the words before the fusion, in every neck that offers it.
-- The SDF block (Tab. 3 #6) written out; ``masked_mean`` on uneven
-  sentences; the resampling rules of ``FeatureResampleAdapter`` and
-  ``SimpleFeaturePyramidNeck`` (area down, bilinear up with
-  ``align_corners=False``) against ``F.interpolate`` itself.
-"""
+"""The ablation-only necks (``necks/ablations/``): the SDF block (Tab. 3 #6)
+and the transformer fusion (Tab. 3 #5) written out, ``masked_mean`` on
+uneven sentences, ConcatConv's refusal, the plain projections of SAM's
+baseline (Tab. 11), and the resampling rules of ``FeatureResampleAdapter``
+(Tab. 7) and ``SimpleFeaturePyramidNeck`` (Tab. 6 #11): area down, bilinear
+up with ``align_corners=False``, against ``F.interpolate`` itself."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from projects.risam.models.necks import (
-    BidirectionalCrossModalFusion,
+from projects.risam.models.necks.ablations import (
     ConcatConvFusion,
-    FeatureEnhancement,
     FeatureResampleAdapter,
     LinearProjectionNeck,
-    LinguisticPositionalEncoding,
-    MutualAwareAttention,
-    MutualAwareFusion,
     SimpleFeaturePyramidNeck,
-    SpatialDynamicFusion,
     TransformerEncoderFusion,
 )
-from projects.risam.models.necks.bidirectional_cross_modal_fusion import (
-    BidirectionalCrossModalBlock,
-)
-from projects.risam.models.necks.concat_conv_fusion import masked_mean
-from projects.risam.models.necks.simple_feature_pyramid import _rescale
-from projects.risam.models.necks.spatial_dynamic_fusion import SpatialDynamicBlock
-
-FUSIONS = [MutualAwareFusion, SpatialDynamicFusion,
-           BidirectionalCrossModalFusion, ConcatConvFusion,
-           TransformerEncoderFusion, LinearProjectionNeck]
-WITH_WORD_POSITIONS = FUSIONS[:-1]
+from projects.risam.models.necks.ablations.concat_conv_fusion import masked_mean
+from projects.risam.models.necks.ablations.simple_feature_pyramid import _rescale
+from projects.risam.models.necks.ablations.spatial_dynamic_fusion import SpatialDynamicBlock
 
 
 def _inputs(cv=8, ct=6):
@@ -50,71 +30,11 @@ def _inputs(cv=8, ct=6):
     return visual, text, mask
 
 
-@pytest.mark.parametrize('cls', FUSIONS)
-def test_fusion_defaults_and_backbone_output(cls):
-    """C = 256 out, and the last entry of a backbone tuple is fused."""
-    torch.manual_seed(0)
-    neck = cls(in_channels=8, text_channels=6).eval()
-    visual, text, mask = _inputs()
-    with torch.no_grad():
-        lav, val = neck(visual, text, mask)
-        lav_t, val_t = neck((torch.randn(2, 8, 6, 8), visual), text, mask)
-    assert lav.shape == (2, 256, 3, 4) and val.shape == (2, 5, 256)
-    torch.testing.assert_close(lav_t, lav)
-    torch.testing.assert_close(val_t, val)
-    assert getattr(neck, 'text_pos_embed', None) is None
-    depth = {'blocks': 2, 'convs': 2 * 3, 'encoder': 2}
-    for name, n in depth.items():
-        if hasattr(neck, name):
-            part = getattr(neck, name)
-            assert len(getattr(part, 'layers', part)) == n
-
-
-def test_ma_stack_defaults_reach_its_blocks():
-    """Tab. 4: two MA blocks; Eq. 4 with τ = 0.35 and Eq. 5 as printed by
-    default; what is given reaches every block."""
-    neck = MutualAwareFusion(in_channels=8, text_channels=6)
-    assert [(b.tau, b.use_attn_mask, b.normalize_language_attn)
-            for b in neck.blocks] == [(0.35, True, False)] * 2
-    neck = MutualAwareFusion(in_channels=8, text_channels=6, tau=0.2,
-                             use_attn_mask=False,
-                             normalize_language_attn=True, num_blocks=3)
-    assert [(b.tau, b.use_attn_mask, b.normalize_language_attn)
-            for b in neck.blocks] == [(0.2, False, True)] * 3
-
-
 def test_transformer_fusion_default_sizes():
     neck = TransformerEncoderFusion(in_channels=8, text_channels=6)
     layer = neck.encoder.layers[0]
     assert layer.self_attn.num_heads == 8
     assert layer.linear1.out_features == 1024
-
-
-@pytest.mark.parametrize('cls', [MutualAwareFusion, SpatialDynamicFusion,
-                                 BidirectionalCrossModalFusion])
-def test_stack_arguments_reach_the_stack(cls):
-    """``channels``, ``num_blocks`` and ``in_index`` given to a stacking
-    neck are the ones it uses."""
-    torch.manual_seed(0)
-    neck = cls(in_channels=8, text_channels=6, channels=16, num_blocks=3,
-               in_index=0).eval()
-    visual, text, mask = _inputs()
-    with torch.no_grad():
-        lav, val = neck((visual, torch.randn(2, 8, 6, 8)), text, mask)
-        lav_v, _ = neck(visual, text, mask)
-    assert len(neck.blocks) == 3
-    assert lav.shape == (2, 16, 3, 4) and val.shape == (2, 5, 16)
-    torch.testing.assert_close(lav, lav_v)
-
-
-@pytest.mark.parametrize('cls', FUSIONS)
-def test_fusion_init_cfg_reaches_mmengine(cls):
-    init_cfg = dict(type='Constant', layer='Linear', val=0.25, bias=0.0)
-    neck = cls(in_channels=8, text_channels=6, channels=16,
-               init_cfg=init_cfg)
-    neck.init_weights()
-    linears = [m for m in neck.modules() if type(m) is torch.nn.Linear]
-    assert linears and all(torch.all(m.weight == 0.25) for m in linears)
 
 
 @pytest.mark.parametrize('kind', ['adapter', 'pyramid'])
@@ -129,25 +49,6 @@ def test_resampling_necks_init_cfg_reaches_mmengine(kind):
     neck.init_weights()
     convs = [m for m in neck.modules() if type(m) is torch.nn.Conv2d]
     assert convs and all(torch.all(m.weight == 0.25) for m in convs)
-
-
-@pytest.mark.parametrize('cls', WITH_WORD_POSITIONS)
-def test_word_positions_are_added_before_the_fusion(cls):
-    """``text_pos_embed=True`` is the same neck on ``F_l + P`` (real words
-    only, Fig. 3)."""
-    torch.manual_seed(0)
-    plain = cls(in_channels=8, text_channels=6, channels=16).eval()
-    with_pe = cls(in_channels=8, text_channels=6, channels=16,
-                  text_pos_embed=True).eval()
-    with_pe.load_state_dict(plain.state_dict())
-    visual, text, mask = _inputs()
-    with torch.no_grad():
-        got = with_pe(visual, text, mask)
-        moved = LinguisticPositionalEncoding(channels=6)(text, mask)
-        want = plain(visual, moved, mask)
-        unmoved = plain(visual, text, mask)
-    torch.testing.assert_close(got, want)
-    assert (got[1] - unmoved[1]).abs().max() > 1e-3
 
 
 def test_sdf_block_written_out():
@@ -243,43 +144,6 @@ def test_feature_pyramid_merge_resizes_area_down_bilinear_up():
         torch.testing.assert_close(from_tuple, got)
 
 
-def test_stack_output_is_the_last_blocks_pixels_on_the_grid():
-    """``F_lav[b, :, y, x]`` is the last block's token ``y * W + x``."""
-    torch.manual_seed(0)
-    neck = MutualAwareFusion(in_channels=8, text_channels=6,
-                             channels=16).eval()
-    visual, text, mask = _inputs()
-    with torch.no_grad():
-        lav, val = neck(visual, text, mask)
-        x, t = visual.flatten(2).transpose(1, 2), text
-        for blk in neck.blocks:
-            x, t = blk(x, t, mask)
-    torch.testing.assert_close(lav[1, :, 2, 3], x[1, 2 * 4 + 3])
-    torch.testing.assert_close(lav, x.transpose(1, 2).reshape(2, 16, 3, 4))
-    torch.testing.assert_close(val, t)
-
-
-def test_block_defaults_and_projections_without_bias():
-    """The MA block alone: C = 256, τ = 0.35; ``Z = F W`` (Eq. 3) and the
-    SDF/BCM projections have no bias."""
-    ma = MutualAwareAttention(visual_channels=8, text_channels=6)
-    assert (ma.channels, ma.tau) == (256, 0.35)
-    bcm = BidirectionalCrossModalBlock(visual_channels=8, text_channels=6,
-                                       channels=16)
-    for proj in (ma.visual_proj, ma.text_proj, bcm.visual_proj,
-                 bcm.text_proj, bcm.key_proj):
-        assert proj.bias is None
-
-
-def test_eq4_keeps_a_pair_exactly_at_tau():
-    """Masked iff ``sigmoid(s) < τ``: ``s = 0`` at ``τ = 0.5`` is kept."""
-    ma = MutualAwareAttention(visual_channels=4, text_channels=4,
-                              channels=4, tau=0.5)
-    scores = torch.tensor([[[0.0, -1.0, 2.0]]])
-    mask = torch.ones(1, 3, dtype=torch.bool)
-    assert ma.allowed_pairs(scores, mask).tolist() == [[[True, False, True]]]
-
-
 def test_transformer_fusion_written_out():
     """Tab. 3's transformer row: ``[F_v W_v + m_v; F_l W_l + m_l]`` through
     post-norm encoder layers (GELU, feed-forward 1024 by default, no
@@ -336,48 +200,6 @@ def test_linear_projection_passes_sams_embedding_through():
     assert lav is visual
     torch.testing.assert_close(
         val, text @ neck.text_proj.weight.T + neck.text_proj.bias)
-
-
-def test_feature_enhancement_stages_and_messages():
-    """n levels: n level MLPs, n - 2 MLPs of the enhanced feature, n - 1
-    CBAs, C = 256 by default; two levels are enough, one is refused, as is
-    a wrong number of inputs. With 4 levels, stage k re-projects the
-    previous stage through its own MLP (written out)."""
-    fe = FeatureEnhancement(in_channels=[4, 6, 8, 4])
-    assert (len(fe.level_mlps), len(fe.fused_mlps), len(fe.cbas)) == (4, 2, 3)
-    assert fe.out_channels == 256
-    assert fe.cbas[0][0].bias is None
-    FeatureEnhancement(in_channels=[4, 6])  # two levels: one stage
-    with pytest.raises(ValueError,
-                       match='^FeatureEnhancement needs at least two '
-                       'levels$'):
-        FeatureEnhancement(in_channels=[4])
-    torch.manual_seed(0)
-    fe = FeatureEnhancement(in_channels=4, out_channels=8,
-                            num_levels=4).eval()
-    feats = [torch.randn(1, 4, 3, 3) for _ in range(4)]
-    with torch.no_grad():
-        got = fe(feats)
-        f = fe.cbas[0](torch.cat([fe.level_mlps[0](feats[0]),
-                                  fe.level_mlps[1](feats[1])], 1))
-        for k, (mlp, cba) in enumerate(zip(fe.fused_mlps, fe.cbas[1:]), 2):
-            f = cba(torch.cat([mlp(f), fe.level_mlps[k](feats[k])], 1))
-    torch.testing.assert_close(got, f)
-    with pytest.raises(ValueError, match='^expected 4 levels, got 3$'):
-        fe(feats[:3])
-
-
-def test_word_positions_messages_and_dtype():
-    with pytest.raises(ValueError, match='^LinguisticPositionalEncoding '
-                       'needs an even number of channels, got 5$'):
-        LinguisticPositionalEncoding(channels=5)
-    lpe = LinguisticPositionalEncoding(channels=6)
-    with pytest.raises(ValueError, match='^word features have 4 channels, '
-                       'the encoding 6$'):
-        lpe(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool))
-    out = lpe(torch.zeros(1, 3, 6, dtype=torch.bfloat16),
-              torch.ones(1, 3, dtype=torch.bool))
-    assert out.dtype == torch.bfloat16
 
 
 def test_feature_pyramid_4x_branch_and_size():
