@@ -2,13 +2,19 @@
 
 ``RISAM.postprocess_result`` (DESIGN §3: sigmoid, upsample to the original
 image size, threshold 0.35) on logits whose bilinear resizes can be done by
-hand, so the crop, the resize and the threshold are each checked by number.
+hand, so the crop, the resize and the threshold are each checked by number;
+the ``pad_shape`` / ``img_shape`` fallbacks, 3-value shapes, a strict
+threshold and the default 0.35 that ``predict`` uses.
 """
+
 import math
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from projects.risam.models import RISAM
@@ -71,3 +77,64 @@ def test_upscale_to_a_larger_original():
     # sigmoid(-0.5) = 0.378 < 0.45 < sigmoid(0.5)
     assert out.pred_sem_seg.data[0, 0].tolist() == [0, 0, 1, 1]
     assert isinstance(out.pred_sem_seg, PixelData)
+
+
+TINY = 'configs/risam/_base_/models/risam_tiny.py'
+
+
+def _post(logits, meta):
+    model = RISAM.__new__(RISAM)  # postprocess needs only the threshold
+    model.threshold = 0.35
+    ds = SegDataSample(metainfo=meta)
+    return RISAM.postprocess_result(model, logits, [ds])[0]
+
+
+def _tiny_cfg():
+    init_default_scope('mmseg')
+    return Config.fromfile(TINY).model
+
+
+def test_postprocess_reads_pad_shape_and_img_shape_fallbacks():
+    """Logits already at the padded size, so every resize is the identity
+    and the result is the crop: by hand, ``logits[:img_h, :img_w]``."""
+    logits = (torch.arange(16.0) - 7.5).view(1, 1, 4, 4)
+    # mmcv's Pad writes a 3-value pad_shape (H, W, C); some pipelines a
+    # 3-value img_shape; no batch_input_shape, no ori_shape
+    out = _post(logits, dict(pad_shape=(4, 4, 3), img_shape=(3, 2, 3)))
+    assert torch.equal(out.seg_logits.data, logits[0, :, :3, :2])
+    assert out.pred_sem_seg.data.tolist() == [[[0, 0], [0, 0], [1, 1]]]
+    # img_shape only: it is also the padded size
+    narrow = logits[..., :3]
+    out = _post(narrow, dict(img_shape=(4, 3)))
+    assert torch.equal(out.seg_logits.data, narrow[0])
+    # pad_shape only: nothing to crop
+    out = _post(logits, dict(pad_shape=(4, 4, 3)))
+    assert torch.equal(out.seg_logits.data, logits[0])
+    with pytest.raises(KeyError) as err:
+        _post(logits, dict(ori_shape=(4, 4)))
+    assert err.value.args[0] == ('sample 0: no batch_input_shape, pad_shape '
+                                 'or img_shape in its metainfo')
+
+
+def test_threshold_is_strict_and_ori_shape_may_have_channels():
+    # sigmoid(0) = 0.5 exactly: not above a 0.5 threshold
+    logits = torch.tensor([[[[0.0, 0.1], [-0.1, 0.0]]]])
+    model = RISAM.__new__(RISAM)
+    model.threshold = 0.5
+    ds = SegDataSample(metainfo=dict(img_shape=(2, 2), ori_shape=(2, 2, 3)))
+    out = RISAM.postprocess_result(model, logits, [ds])[0]
+    assert out.pred_sem_seg.data.tolist() == [[[0, 1], [0, 0]]]
+
+
+def test_default_threshold_is_the_papers_0_35_and_predict_uses_it():
+    """§4.2: "we binarize the mask with a threshold of 0.35"."""
+    cfg = _tiny_cfg()
+    cfg.pop('threshold')
+    model = MODELS.build(cfg).eval()
+    assert model.threshold == 0.35
+    # sigmoid(-0.63) = 0.3475, sigmoid(-0.61) = 0.3521
+    logits = torch.tensor([[[[-0.63, -0.61], [-0.61, -0.63]]]])
+    model._forward = lambda inputs, data_samples: logits
+    ds = SegDataSample(metainfo=dict(img_shape=(2, 2), ori_shape=(2, 2)))
+    out = model.predict(torch.zeros(1, 3, 2, 2), [ds])[0]
+    assert out.pred_sem_seg.data.tolist() == [[[0, 1], [1, 0]]]
