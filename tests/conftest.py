@@ -1,8 +1,11 @@
-"""Shared pytest set-up: fixed seeds and a registry import for every test,
-and the generated RefShapes and tiny checkpoint of the tool and
-developer-script tests."""
+"""Shared pytest set-up: fixed seeds and a registry import for every test;
+the generated RefShapes, the tiny checkpoint and an in-process tool runner
+of the tool, developer-script and checkpoint tests."""
 import random
+import runpy
+import sys
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -10,8 +13,8 @@ import torch
 
 import projects.risam  # noqa: F401  (registers the plugin's names)
 
-DEMO_CONFIG = (Path(__file__).resolve().parents[1] /
-               'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py')
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +48,23 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('ckpt') / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
     return path
+
+
+def run_tool_exit(tool: str, *args) -> str:
+    """Run ``python tools/<tool> ARGS`` in-process; the message it exits
+    with ('' when it ends normally or with status 0)."""
+    argv = sys.argv
+    sys.argv = [tool, *map(str, args)]
+    try:
+        runpy.run_path(str(REPO / 'tools' / tool), run_name='__main__')
+    except SystemExit as e:
+        return '' if e.code in (None, 0) else str(e.code)
+    finally:
+        sys.argv = argv
+    return ''
+
+
+@pytest.fixture(scope='session')
+def tool_exit() -> Callable[..., str]:
+    """:func:`run_tool_exit`, for any test."""
+    return run_tool_exit

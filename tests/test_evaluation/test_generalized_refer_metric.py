@@ -76,18 +76,10 @@ def test_registered_and_needs_ann_ids():
         metric.process({}, bad)
 
 
-def _sample(gt_pixels, pred_pixels, **meta):
-    gt = torch.zeros(1, 2, 2, dtype=torch.int64)
-    pred = torch.zeros(1, 2, 2, dtype=torch.int64)
-    gt.view(-1)[list(gt_pixels)] = 1
-    pred.view(-1)[list(pred_pixels)] = 1
-    return dict(gt_sem_seg=dict(data=gt), pred_sem_seg=dict(data=pred),
-                **meta)
-
-
 def _g(gt_pixels, pred_pixels, ann_ids, no_target=False, **meta):
-    return _sample(gt_pixels, pred_pixels, ann_ids=ann_ids,
-                   no_target=no_target, **meta)
+    """A sample from pixel lists, its ``no_target`` as given."""
+    return dict(sample(mask(*gt_pixels), mask(*pred_pixels), ann_ids, **meta),
+                no_target=no_target)
 
 
 def test_generalized_kinds_over_two_batches():
@@ -125,7 +117,8 @@ def test_generalized_n_acc_per_type_is_a_share():
 
 
 def test_generalized_missing_ann_ids_message():
-    bad = _sample([0], [0], no_target=False)
+    bad = _g([0], [0], None)
+    del bad['ann_ids']
     msg = ("GeneralizedReferMetric: sample metainfo has no 'ann_ids'; add "
            "it to PackSegInputs' meta_keys in the test pipeline")
     with pytest.raises(KeyError, match=re.escape(msg)):

@@ -12,18 +12,6 @@ from projects.risam.utils.config_check import ConfigError
 from .conftest import DEMO_CONFIG, REPO, data_options
 
 
-def _tool(tool: str, *args) -> str:
-    """Run tools/<tool> in-process; the SystemExit message (one line)."""
-    argv = sys.argv
-    sys.argv = [tool, *map(str, args)]
-    try:
-        with pytest.raises(SystemExit) as e:
-            runpy.run_path(str(REPO / 'tools' / tool), run_name='__main__')
-    finally:
-        sys.argv = argv
-    return str(e.value.code)
-
-
 def test_train_persistent_workers_without_workers_exits_in_one_line(
         refshapes_root, tmp_path):
     """The acceptance command, as a user runs it."""
@@ -53,48 +41,48 @@ def test_train_debug_shows_the_traceback(refshapes_root, tmp_path):
         sys.argv = argv
 
 
-def test_train_names_a_dataloader_key_that_does_not_exist(refshapes_root,
+def test_train_names_a_dataloader_key_that_does_not_exist(tool_exit, refshapes_root,
                                                           tmp_path):
-    msg = _tool('train.py', DEMO_CONFIG, '--work-dir', tmp_path,
-                '--cfg-options', 'val_dataloader.num_worker=0',
-                *data_options(refshapes_root))
+    msg = tool_exit('train.py', DEMO_CONFIG, '--work-dir', tmp_path,
+                    '--cfg-options', 'val_dataloader.num_worker=0',
+                    *data_options(refshapes_root))
     assert msg.startswith('train.py: error: val_dataloader.num_worker: no '
                           'such dataloader key')
     assert '\n' not in msg
 
 
-def test_train_names_a_missing_data_folder(refshapes_root, tmp_path):
+def test_train_names_a_missing_data_folder(tool_exit, refshapes_root, tmp_path):
     missing = tmp_path / 'no_data'
-    msg = _tool('train.py', DEMO_CONFIG, '--work-dir', tmp_path / 'w',
-                '--cfg-options', *data_options(refshapes_root),
-                f'train_dataloader.dataset.data_root={missing}')
+    msg = tool_exit('train.py', DEMO_CONFIG, '--work-dir', tmp_path / 'w',
+                    '--cfg-options', *data_options(refshapes_root),
+                    f'train_dataloader.dataset.data_root={missing}')
     assert msg == (f'train.py: error: train_dataloader.dataset.data_root: '
                    f'data folder {missing} not found (generate or download '
                    'it, or give --cfg-options '
                    'train_dataloader.dataset.data_root=DIR)')
 
 
-def test_train_names_a_model_key_that_does_not_exist(refshapes_root,
+def test_train_names_a_model_key_that_does_not_exist(tool_exit, refshapes_root,
                                                      tmp_path):
-    msg = _tool('train.py', DEMO_CONFIG, '--work-dir', tmp_path,
-                '--cfg-options', 'model.decode_head.tua=0.5',
-                *data_options(refshapes_root))
+    msg = tool_exit('train.py', DEMO_CONFIG, '--work-dir', tmp_path,
+                    '--cfg-options', 'model.decode_head.tua=0.5',
+                    *data_options(refshapes_root))
     assert msg.startswith('train.py: error: --cfg-options '
                           'model.decode_head.tua: no such argument (')
     assert msg.endswith("unexpected keyword argument 'tua')")
     assert '\n' not in msg
 
 
-def test_test_tool_names_the_test_loaders_clash_and_data_folder(
+def test_test_tool_names_the_test_loaders_clash_and_data_folder(tool_exit,
         refshapes_root, tiny_checkpoint, tmp_path):
-    msg = _tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--work-dir',
-                tmp_path, '--cfg-options', *data_options(refshapes_root),
-                'test_dataloader.num_workers=0',
-                'test_dataloader.persistent_workers=True')
+    msg = tool_exit('test.py', DEMO_CONFIG, tiny_checkpoint, '--work-dir',
+                    tmp_path, '--cfg-options', *data_options(refshapes_root),
+                    'test_dataloader.num_workers=0',
+                    'test_dataloader.persistent_workers=True')
     assert msg.startswith('test.py: error: test_dataloader.persistent_workers'
                           '=True needs test_dataloader.num_workers > 0')
-    msg = _tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--work-dir',
-                tmp_path, '--cfg-options',
-                f'test_dataloader.dataset.data_root={tmp_path / "none"}')
+    msg = tool_exit('test.py', DEMO_CONFIG, tiny_checkpoint, '--work-dir',
+                    tmp_path, '--cfg-options',
+                    f'test_dataloader.dataset.data_root={tmp_path / "none"}')
     assert msg.startswith('test.py: error: test_dataloader.dataset.data_root:'
                           f' data folder {tmp_path / "none"} not found')

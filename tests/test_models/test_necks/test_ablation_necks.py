@@ -22,14 +22,6 @@ from projects.risam.models.necks.ablations.simple_feature_pyramid import _rescal
 from projects.risam.models.necks.ablations.spatial_dynamic_fusion import SpatialDynamicBlock
 
 
-def _inputs(cv=8, ct=6):
-    torch.manual_seed(0)
-    visual = torch.randn(2, cv, 3, 4)
-    text = torch.randn(2, 5, ct)
-    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
-    return visual, text, mask
-
-
 def test_transformer_fusion_default_sizes():
     neck = TransformerEncoderFusion(in_channels=8, text_channels=6)
     layer = neck.encoder.layers[0]
@@ -144,7 +136,7 @@ def test_feature_pyramid_merge_resizes_area_down_bilinear_up():
         torch.testing.assert_close(from_tuple, got)
 
 
-def test_transformer_fusion_written_out():
+def test_transformer_fusion_written_out(neck_inputs):
     """Tab. 3's transformer row: ``[F_v W_v + m_v; F_l W_l + m_l]`` through
     post-norm encoder layers (GELU, feed-forward 1024 by default, no
     dropout) with the padding words masked as keys; the pixels come back on
@@ -153,7 +145,7 @@ def test_transformer_fusion_written_out():
     neck = TransformerEncoderFusion(in_channels=8, text_channels=6,
                                     channels=16, num_heads=2,
                                     feedforward_channels=32)
-    visual, text, mask = _inputs()
+    visual, text, mask = neck_inputs()
     with torch.no_grad():
         lav, val = neck.eval()(visual, text, mask)
         v = visual.flatten(2).transpose(1, 2) @ neck.visual_proj.weight.T \
@@ -181,21 +173,21 @@ def test_transformer_fusion_written_out():
     torch.testing.assert_close(val_t, val, atol=1e-5, rtol=1e-4)
 
 
-def test_transformer_fusion_on_another_device():
+def test_transformer_fusion_on_another_device(neck_inputs):
     with torch.device('meta'):
         neck = TransformerEncoderFusion(in_channels=8, text_channels=6,
                                         channels=16, num_heads=2)
-    visual, text, mask = _inputs()
+    visual, text, mask = neck_inputs()
     lav, _ = neck(visual.to('meta'), text.to('meta'), mask.to('meta'))
     assert lav.device.type == 'meta'
 
 
-def test_linear_projection_passes_sams_embedding_through():
+def test_linear_projection_passes_sams_embedding_through(neck_inputs):
     """Tab. 11's "SAM" row: without ``in_channels`` the visual map is SAM's
     image embedding unchanged; the words get ``W_l``."""
     torch.manual_seed(0)
     neck = LinearProjectionNeck(text_channels=6, channels=8)
-    visual, text, mask = _inputs(cv=8)
+    visual, text, mask = neck_inputs(cv=8)
     lav, val = neck((torch.zeros(1), visual), text, mask)
     assert lav is visual
     torch.testing.assert_close(

@@ -28,20 +28,12 @@ FUSIONS = [MutualAwareFusion, SpatialDynamicFusion,
 WITH_WORD_POSITIONS = FUSIONS[:-1]
 
 
-def _inputs(cv=8, ct=6):
-    torch.manual_seed(0)
-    visual = torch.randn(2, cv, 3, 4)
-    text = torch.randn(2, 5, ct)
-    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
-    return visual, text, mask
-
-
 @pytest.mark.parametrize('cls', FUSIONS)
-def test_fusion_defaults_and_backbone_output(cls):
+def test_fusion_defaults_and_backbone_output(neck_inputs, cls):
     """C = 256 out, and the last entry of a backbone tuple is fused."""
     torch.manual_seed(0)
     neck = cls(in_channels=8, text_channels=6).eval()
-    visual, text, mask = _inputs()
+    visual, text, mask = neck_inputs()
     with torch.no_grad():
         lav, val = neck(visual, text, mask)
         lav_t, val_t = neck((torch.randn(2, 8, 6, 8), visual), text, mask)
@@ -58,13 +50,13 @@ def test_fusion_defaults_and_backbone_output(cls):
 
 @pytest.mark.parametrize('cls', [MutualAwareFusion, SpatialDynamicFusion,
                                  BidirectionalCrossModalFusion])
-def test_stack_arguments_reach_the_stack(cls):
+def test_stack_arguments_reach_the_stack(neck_inputs, cls):
     """``channels``, ``num_blocks`` and ``in_index`` given to a stacking
     neck are the ones it uses."""
     torch.manual_seed(0)
     neck = cls(in_channels=8, text_channels=6, channels=16, num_blocks=3,
                in_index=0).eval()
-    visual, text, mask = _inputs()
+    visual, text, mask = neck_inputs()
     with torch.no_grad():
         lav, val = neck((visual, torch.randn(2, 8, 6, 8)), text, mask)
         lav_v, _ = neck(visual, text, mask)
@@ -84,7 +76,7 @@ def test_fusion_init_cfg_reaches_mmengine(cls):
 
 
 @pytest.mark.parametrize('cls', WITH_WORD_POSITIONS)
-def test_word_positions_are_added_before_the_fusion(cls):
+def test_word_positions_are_added_before_the_fusion(neck_inputs, cls):
     """``text_pos_embed=True`` is the same neck on ``F_l + P`` (real words
     only, Fig. 3)."""
     torch.manual_seed(0)
@@ -92,7 +84,7 @@ def test_word_positions_are_added_before_the_fusion(cls):
     with_pe = cls(in_channels=8, text_channels=6, channels=16,
                   text_pos_embed=True).eval()
     with_pe.load_state_dict(plain.state_dict())
-    visual, text, mask = _inputs()
+    visual, text, mask = neck_inputs()
     with torch.no_grad():
         got = with_pe(visual, text, mask)
         moved = LinguisticPositionalEncoding(channels=6)(text, mask)
@@ -102,12 +94,12 @@ def test_word_positions_are_added_before_the_fusion(cls):
     assert (got[1] - unmoved[1]).abs().max() > 1e-3
 
 
-def test_stack_output_is_the_last_blocks_pixels_on_the_grid():
+def test_stack_output_is_the_last_blocks_pixels_on_the_grid(neck_inputs):
     """``F_lav[b, :, y, x]`` is the last block's token ``y * W + x``."""
     torch.manual_seed(0)
     neck = MutualAwareFusion(in_channels=8, text_channels=6,
                              channels=16).eval()
-    visual, text, mask = _inputs()
+    visual, text, mask = neck_inputs()
     with torch.no_grad():
         lav, val = neck(visual, text, mask)
         x, t = visual.flatten(2).transpose(1, 2), text
