@@ -2,11 +2,10 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ....registry import MODELS
-from ..linguistic_positional_encoding import LinguisticPositionalEncoding
+from ..block_stack_fusion import WordFusionNeck
 
 
 def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:
@@ -19,7 +18,7 @@ def masked_mean(tokens: Tensor, mask: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class ConcatConvFusion(BaseModule):
+class ConcatConvFusion(WordFusionNeck):
     """Replace the MA blocks by conv layers (paper Tab. 2, row #2 "r. MA").
 
     §4.5: "we replace our Mutual-Aware Attention Block with convolutional
@@ -58,13 +57,10 @@ class ConcatConvFusion(BaseModule):
                  in_index: int = -1,
                  text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(text_channels=text_channels, in_index=in_index,
+                         text_pos_embed=text_pos_embed, init_cfg=init_cfg)
         if num_convs < 1:
             raise ValueError('ConcatConvFusion needs num_convs >= 1')
-        self.in_index = in_index
-        self.text_pos_embed = (
-            LinguisticPositionalEncoding(channels=text_channels)
-            if text_pos_embed else None)
         self.visual_proj = nn.Conv2d(in_channels, channels, 1)
         self.text_proj = nn.Linear(text_channels, channels)
         self.text_norm = nn.LayerNorm(channels)
@@ -82,10 +78,7 @@ class ConcatConvFusion(BaseModule):
         """``visual`` ``B x C_v x H x W`` (or tuple), ``text`` ``B x L x C'``,
         ``mask`` ``B x L`` bool -> ``F_lav`` ``B x C x H x W``, ``F_val``
         ``B x L x C``."""
-        if not isinstance(visual, Tensor):
-            visual = visual[self.in_index]
-        if self.text_pos_embed is not None:
-            text = self.text_pos_embed(text, mask.bool())
+        visual, text = self.select_inputs(visual, text, mask)
         v = self.visual_proj(visual)
         z_l = self.text_proj(text)
         sentence = masked_mean(z_l, mask.bool())

@@ -2,15 +2,14 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ....registry import MODELS
-from ..linguistic_positional_encoding import LinguisticPositionalEncoding
+from ..block_stack_fusion import WordFusionNeck
 
 
 @MODELS.register_module()
-class TransformerEncoderFusion(BaseModule):
+class TransformerEncoderFusion(WordFusionNeck):
     """Joint transformer encoder over visual and word tokens (Tab. 3 #5).
 
     ReSTR models long-range dependencies inside and across modalities with a
@@ -49,11 +48,8 @@ class TransformerEncoderFusion(BaseModule):
                  in_index: int = -1,
                  text_pos_embed: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.in_index = in_index
-        self.text_pos_embed = (
-            LinguisticPositionalEncoding(channels=text_channels)
-            if text_pos_embed else None)
+        super().__init__(text_channels=text_channels, in_index=in_index,
+                         text_pos_embed=text_pos_embed, init_cfg=init_cfg)
         self.channels = channels
         self.visual_proj = nn.Linear(in_channels, channels)
         self.text_proj = nn.Linear(text_channels, channels)
@@ -69,11 +65,8 @@ class TransformerEncoderFusion(BaseModule):
         """``visual`` ``B x C_v x H x W`` (or tuple), ``text`` ``B x L x C'``,
         ``mask`` ``B x L`` bool -> ``F_lav`` ``B x C x H x W``, ``F_val``
         ``B x L x C``."""
-        if not isinstance(visual, Tensor):
-            visual = visual[self.in_index]
+        visual, text = self.select_inputs(visual, text, mask)
         b, _, h, w = visual.shape
-        if self.text_pos_embed is not None:
-            text = self.text_pos_embed(text, mask.bool())
         v = self.visual_proj(visual.flatten(2).transpose(1, 2))
         t = self.text_proj(text)
         x = torch.cat([v + self.modality_embed[0], t + self.modality_embed[1]],
