@@ -50,4 +50,4 @@ demo-generalized: setup
 MUTATION_ARGS ?=
 mutation: setup
 	$(BIN)/python -m pip --disable-pip-version-check -q install -r requirements/mutation.txt
-	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+	$(BIN)/python .dev_scripts/mutation.py $(MUTATION_ARGS)

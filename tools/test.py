@@ -22,17 +22,17 @@ checkpoint of another config stops the run, naming the keys that differ
 absent: a slim checkpoint; a missing encoder file is then one line naming
 its config key, and a full checkpoint needs no encoder files). ``--out`` is
 checked before any work: an existing file is kept unless ``--overwrite`` is
-given. Errors are one line; ``--debug`` shows the
-traceback.
+given. Errors are one line (a dataloader key that does not exist or
+clashes, a missing data folder, a config key no constructor takes: each
+names the key); ``--debug`` shows the traceback.
 """
 import argparse
 import copy
 import json
-import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
@@ -41,11 +41,13 @@ import projects.risam  # noqa: F401  (registers RISAM)
 from projects.risam.datasets import BaseReferDataset
 from projects.risam.registry import DATASETS
 from projects.risam.utils.checkpoint import load_strict
-from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.cli import run_tool
+from projects.risam.utils.config_check import check_run_config
 from projects.risam.utils.encoder_files import check_checkpoint_covers, use_checkpoint_for_missing
-from projects.risam.utils.launch import DEVICE_HELP, configure_launcher, hide_gpus
+from projects.risam.utils.launch import configure_launcher
 from projects.risam.utils.output import check_output_file, write_text
 from projects.risam.utils.report import format_metric_table
+from projects.risam.utils.run_args import add_run_arguments, load_run_config, parse_run_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,7 +55,6 @@ def parse_args() -> argparse.Namespace:
         description='Test (and evaluate) a referring segmentation model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='dir for logs and metric dumps')
     parser.add_argument(
         '--splits', nargs='+',
         help='splits to evaluate, e.g. val testA testB (refer datasets) or '
@@ -70,23 +71,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--override-text', default=None,
         help='replace every sentence by this string (\'\' = language-blind)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, e.g. '
-        'test_dataloader.batch_size=8')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--device', choices=['cpu'], default=None,
-                        help=DEVICE_HELP)
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    add_debug_argument(parser)
-    args = parser.parse_args()
-    if args.device == 'cpu':
-        hide_gpus()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_arguments(parser, work_dir_help='dir for logs and metric dumps',
+                      cfg_example='test_dataloader.batch_size=8')
+    return parse_run_args(parser)
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -156,16 +143,8 @@ def main() -> None:
         args.out = check_output_file(args.out, args.overwrite)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_run_config(args)
     configure_launcher(cfg, args.launcher, args.device)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = None  # loaded strictly below, not by the runner
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
@@ -181,6 +160,9 @@ def main() -> None:
     test_evaluator = copy.deepcopy(cfg.test_evaluator)
     cfg.test_dataloader = split_dataloader(cfg, splits[0], args.override_text)
     cfg.test_evaluator = split_evaluator(cfg, names[0])
+    # one line naming a dataloader key that does not exist or clashes, or a
+    # missing data folder, before the model is built
+    check_run_config(cfg, ['test_dataloader'])
     # a missing encoder file is one line naming its config key, unless the
     # checkpoint is a full one that holds those weights
     stand_ins = use_checkpoint_for_missing(cfg.model, args.checkpoint)

@@ -12,28 +12,29 @@ for CPU processes over gloo instead (``bash tools/dist_train.sh CONFIG N
 continues from the newest intact checkpoint of the work dir: a truncated last
 checkpoint is skipped with a warning that names it. Checkpoints are read with
 ``weights_only=True``. Errors are one line; ``--debug`` shows the traceback.
+A dataloader key that does not exist or clashes (``persistent_workers`` with
+``num_workers=0``), a missing data folder and a config key that no
+constructor takes are each one line naming the key.
 """
 import argparse
 import logging
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import projects.risam  # noqa: F401  (registers RISAM, allow-lists resume)
-from projects.risam.utils.cli import add_debug_argument, run_tool
+from projects.risam.utils.cli import run_tool
+from projects.risam.utils.config_check import check_run_config
 from projects.risam.utils.encoder_files import check_encoder_files
-from projects.risam.utils.launch import DEVICE_HELP, check_amp, configure_launcher, hide_gpus
+from projects.risam.utils.launch import check_amp, configure_launcher
 from projects.risam.utils.resume import choose_resume_checkpoint, resume_warning
+from projects.risam.utils.run_args import add_run_arguments, load_run_config, parse_run_args
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         action='store_true',
@@ -44,41 +45,14 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         default=False,
         help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, e.g. '
-        'train_dataloader.batch_size=4 (no spaces inside a value)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--device', choices=['cpu'], default=None,
-                        help=DEVICE_HELP)
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    add_debug_argument(parser)
-    args = parser.parse_args()
-    if args.device == 'cpu':
-        hide_gpus()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_arguments(parser, work_dir_help='the dir to save logs and models',
+                      cfg_example='train_dataloader.batch_size=4')
+    return parse_run_args(parser)
 
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args)
 
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
@@ -94,6 +68,9 @@ def main() -> None:
     check_amp(cfg, args.device)  # AmpOptimWrapper asserts a GPU
     check_encoder_files(cfg.model)  # one line naming a missing file's key
     configure_launcher(cfg, args.launcher, args.device)
+    # one line naming a dataloader key that does not exist or clashes, or a
+    # missing data folder, before the model is built
+    check_run_config(cfg, ['train_dataloader', 'val_dataloader'])
 
     cfg.resume = args.resume
     skipped = []

@@ -1,7 +1,5 @@
 """ONNX export: both graphs under onnxruntime against PyTorch."""
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import cv2
@@ -34,20 +32,11 @@ def _median_threshold(model, image, texts):
     return float(logits.sigmoid().median())
 
 
-def test_tiny_export_passes_its_onnxruntime_check(tmp_path):
-    init_default_scope('mmseg')
-    torch.manual_seed(1)
-    model = MODELS.build(Config.fromfile(str(TINY)).model)
-    ckpt = tmp_path / 'tiny.pth'
-    torch.save(dict(state_dict=model.state_dict()), ckpt)
+def test_tiny_export_passes_its_onnxruntime_check(tmp_path, tiny_checkpoint,
+                                                  export_tool):
+    ckpt = tiny_checkpoint
     out = tmp_path / 'onnx'
-    argv = sys.argv
-    sys.argv = ['export_onnx.py', str(TINY), str(ckpt), '--out', str(out)]
-    try:
-        runpy.run_path(str(REPO / 'tools/deployment/export_onnx.py'),
-                       run_name='__main__')
-    finally:
-        sys.argv = argv
+    export_tool(TINY, ckpt, out)
     meta = json.loads((out / 'risam_onnx.json').read_text())
     assert meta['input_size'] == [128, 128] and meta['max_tokens'] == 17
     assert meta['features'] == [[64, 16, 16]]
@@ -69,13 +58,8 @@ def test_tiny_export_passes_its_onnxruntime_check(tmp_path):
     assert 0.2 * total < figures['mask_pixels'] < 0.8 * total
 
     # a second run refuses to overwrite the export
-    sys.argv = ['export_onnx.py', str(TINY), str(ckpt), '--out', str(out)]
-    try:
-        with pytest.raises(SystemExit, match='exists'):
-            runpy.run_path(str(REPO / 'tools/deployment/export_onnx.py'),
-                           run_name='__main__')
-    finally:
-        sys.argv = argv
+    with pytest.raises(SystemExit, match='exists'):
+        export_tool(TINY, ckpt, out)
 
 
 def _onnx_masks(out_dir, text_encoder, path, texts, threshold):
@@ -106,15 +90,12 @@ def _onnx_masks(out_dir, text_encoder, path, texts, threshold):
     return logits, (logits.sigmoid() > threshold).to(torch.uint8)
 
 
-def test_onnx_masks_equal_model_predict_and_inferencer(tmp_path):
+def test_onnx_masks_equal_model_predict_and_inferencer(tmp_path,
+                                                       tiny_checkpoint):
     """End to end from an image file: the exported graphs with their own
     pre/post-processing give the masks of ``model.predict`` (the config's
     test pipeline and data preprocessor) and of ``RISAMInferencer``."""
-    init_default_scope('mmseg')
-    torch.manual_seed(1)
-    built = MODELS.build(Config.fromfile(str(TINY)).model)
-    ckpt = tmp_path / 'tiny.pth'
-    torch.save(dict(state_dict=built.state_dict()), ckpt)
+    ckpt = tiny_checkpoint
     path = tmp_path / 'img.png'  # 90 x 60: resized by 128 / 90 to 128 x 85
     cv2.imwrite(str(path), np.random.default_rng(5).integers(
         0, 256, (90, 60, 3), np.uint8))

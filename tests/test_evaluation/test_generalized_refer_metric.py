@@ -1,3 +1,7 @@
+"""GeneralizedReferMetric by hand: sentence kinds and types, several
+batches, an absent kind, N-acc per type as a share, and its messages."""
+import re
+
 import pytest
 import torch
 from mmseg.registry import METRICS
@@ -70,3 +74,52 @@ def test_registered_and_needs_ann_ids():
     del bad[0]['ann_ids']
     with pytest.raises(KeyError, match="'ann_ids'.*meta_keys"):
         metric.process({}, bad)
+
+
+def _g(gt_pixels, pred_pixels, ann_ids, no_target=False, **meta):
+    """A sample from pixel lists, its ``no_target`` as given."""
+    return dict(sample(mask(*gt_pixels), mask(*pred_pixels), ann_ids, **meta),
+                no_target=no_target)
+
+
+def test_generalized_kinds_over_two_batches():
+    metric = GeneralizedReferMetric()
+    metric.process({}, [_g([0], [0], [1])])  # single, I = U = 1
+    metric.process({}, [_g([1, 2], [1], [2, 3]),  # multi, I = 1, U = 2
+                        _g([], [], [-1], no_target=True)])  # none
+    assert [r['kind'] for r in metric.results] == ['single', 'multi',
+                                                   'none']
+    m = metric.compute_metrics(metric.results)
+    # a one-pixel union divides by 1
+    assert m['oIoU/single'] == 100.0 and m['oIoU/multi'] == 50.0
+    assert m['N-acc'] == 100.0
+
+
+def test_generalized_absent_kind_has_no_key():
+    metric = GeneralizedReferMetric()
+    metric.process({}, [_g([0], [0, 1], [1]), _g([3], [3], [4])])
+    m = metric.compute_metrics(metric.results)
+    assert m['oIoU/single'] == round(100 * 2 / 3, 2)
+    assert 'oIoU/multi' not in m
+
+
+def test_generalized_n_acc_per_type_is_a_share():
+    metric = GeneralizedReferMetric()
+    metric.process({}, [
+        _g([], [], [-1], no_target=True, expr_type='colour'),
+        _g([], [2], [-1], no_target=True, expr_type='colour'),
+        _g([], [], [-1], no_target=True, expr_type='colour'),
+        _g([0], [0], [5], expr_type='colour'),
+    ])
+    m = metric.compute_metrics(metric.results)
+    assert m['N-acc/colour'] == round(100 * 2 / 3, 2)
+    assert m['oIoU/colour'] == 100.0  # the targeted sample only
+
+
+def test_generalized_missing_ann_ids_message():
+    bad = _g([0], [0], None)
+    del bad['ann_ids']
+    msg = ("GeneralizedReferMetric: sample metainfo has no 'ann_ids'; add "
+           "it to PackSegInputs' meta_keys in the test pipeline")
+    with pytest.raises(KeyError, match=re.escape(msg)):
+        GeneralizedReferMetric().process({}, [bad])

@@ -1,7 +1,6 @@
 """Launch rules: no silent CPU, --amp only with CUDA, metrics collected over
 the process group on NCCL, and rank 0's resume choice on every rank."""
 import os
-import runpy
 import socket
 import subprocess
 import sys
@@ -39,18 +38,6 @@ def torchrun_env(monkeypatch):
         monkeypatch.setenv(key, value)
 
 
-def _tool(tool: str, *args) -> str:
-    """Run tools/<tool> in-process; the SystemExit message (one line)."""
-    argv = sys.argv
-    sys.argv = [tool, *map(str, args)]
-    try:
-        with pytest.raises(SystemExit) as e:
-            runpy.run_path(str(REPO / 'tools' / tool), run_name='__main__')
-    finally:
-        sys.argv = argv
-    return str(e.value.code)
-
-
 @pytest.mark.parametrize('launcher', ['pytorch', 'slurm'])
 def test_launcher_without_cuda_is_refused_in_one_line(launcher, no_cuda,
                                                       torchrun_env):
@@ -67,14 +54,14 @@ def test_launcher_without_cuda_is_refused_in_one_line(launcher, no_cuda,
 
 
 @pytest.mark.parametrize('tool', ['train.py', 'test.py'])
-def test_tools_refuse_cuda_less_launcher_in_one_line(tool, no_cuda,
+def test_tools_refuse_cuda_less_launcher_in_one_line(tool_exit, tool, no_cuda,
                                                      torchrun_env, tmp_path):
     args = []
     if tool == 'test.py':
         args = [tmp_path / 'ckpt.pth']
         args[0].write_bytes(b'not read before the launcher is checked')
-    code = _tool(tool, DEMO_CONFIG, *args, '--launcher', 'pytorch',
-                 '--work-dir', tmp_path / 'work')
+    code = tool_exit(tool, DEMO_CONFIG, *args, '--launcher', 'pytorch',
+                     '--work-dir', tmp_path / 'work')
     assert code.startswith(f'{tool}: error: --launcher pytorch needs a CUDA '
                            'device per process: no usable CUDA device: torch')
     assert '\n' not in code
@@ -86,8 +73,8 @@ def test_device_cpu_only_with_the_pytorch_launcher(torchrun_env):
         configure_launcher(Config(dict()), 'slurm', 'cpu')
 
 
-def test_amp_on_cpu_is_one_line(no_cuda, tmp_path):
-    code = _tool('train.py', DEMO_CONFIG, '--amp', '--work-dir', tmp_path)
+def test_amp_on_cpu_is_one_line(tool_exit, no_cuda, tmp_path):
+    code = tool_exit('train.py', DEMO_CONFIG, '--amp', '--work-dir', tmp_path)
     assert code.startswith('train.py: error: --amp (AmpOptimWrapper) needs a '
                            'CUDA device and this run is on the CPU (torch ')
     assert code.endswith('train without --amp; the frozen encoders keep the '

@@ -4,8 +4,6 @@ and tools/test.py put them back from the files, a full checkpoint written by
 tools/model_converters/full_checkpoint.py needs no files, and a missing file
 is one line naming its config key in every tool."""
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,19 +24,6 @@ from projects.risam.utils.checkpoint import (
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
 FROZEN = ('backbone.encoder.', 'text_encoder.text.')
-
-
-def _tool(tool: str, *args) -> str:
-    """Run tools/<tool> in-process; its SystemExit message ('' if none)."""
-    argv = sys.argv
-    sys.argv = [tool, *map(str, args)]
-    try:
-        runpy.run_path(str(REPO / 'tools' / tool), run_name='__main__')
-    except SystemExit as e:
-        return '' if e.code in (None, 0) else str(e.code)
-    finally:
-        sys.argv = argv
-    return ''
 
 
 @pytest.fixture(scope='module')
@@ -159,20 +144,20 @@ def test_resume_refuses_a_checkpoint_that_lacks_trained_weights(
 
 
 @pytest.mark.slow  # a 4-iteration training
-def test_test_tool_full_checkpoint_and_missing_file(files, trained,
+def test_test_tool_full_checkpoint_and_missing_file(tool_exit, files, trained,
                                                     tmp_path):
     slim = trained['work'] / 'iter_4.pth'
     out = tmp_path / 'slim.json'
-    assert _tool('test.py', files['config'], slim, '--splits', 'val',
-                 '--work-dir', tmp_path / 't1', '--out', out) == ''
+    assert tool_exit('test.py', files['config'], slim, '--splits', 'val',
+                     '--work-dir', tmp_path / 't1', '--out', out) == ''
     metrics = json.loads(out.read_text())['val']
     # the model that validation scored at iteration 4
     assert metrics['oIoU'] == pytest.approx(trained['val']['oIoU'], abs=0.01)
     assert metrics['mIoU'] == pytest.approx(trained['val']['mIoU'], abs=0.01)
 
     # a slim checkpoint without the SAM file: one line naming file and key
-    msg = _tool('test.py', files['missing'], slim, '--work-dir',
-                tmp_path / 't2')
+    msg = tool_exit('test.py', files['missing'], slim, '--work-dir',
+                    tmp_path / 't2')
     assert msg == (f'test.py: error: encoder weights {files["root"]}/'
                    'no_such_sam.pth not found (config key '
                    f'model.backbone.checkpoint), and {slim} leaves those '
@@ -184,8 +169,8 @@ def test_test_tool_full_checkpoint_and_missing_file(files, trained,
     unmarked = _state(slim)
     del unmarked['meta'][FROZEN_META_KEY]
     torch.save(unmarked, tmp_path / 'unmarked.pth')
-    msg = _tool('test.py', files['missing'], tmp_path / 'unmarked.pth',
-                '--work-dir', tmp_path / 't4')
+    msg = tool_exit('test.py', files['missing'], tmp_path / 'unmarked.pth',
+                    '--work-dir', tmp_path / 't4')
     init_default_scope('mmseg')
     n = sum(k.startswith('backbone.encoder.') for k in MODELS.build(
         Config.fromfile(str(files['config'])).model).state_dict())
@@ -198,8 +183,8 @@ def test_test_tool_full_checkpoint_and_missing_file(files, trained,
 
     # one command writes a full checkpoint; it needs no encoder files
     full = tmp_path / 'full.pth'
-    assert _tool('model_converters/full_checkpoint.py', files['config'],
-                 slim, full) == ''
+    assert tool_exit('model_converters/full_checkpoint.py', files['config'],
+                     slim, full) == ''
     state = _state(full)
     assert FROZEN_META_KEY not in state['meta']
     assert 'optimizer' in state
@@ -208,19 +193,19 @@ def test_test_tool_full_checkpoint_and_missing_file(files, trained,
         state['state_dict']['backbone.encoder.blocks.0.attn.qkv.weight'],
         sam['image_encoder.blocks.0.attn.qkv.weight'], rtol=0, atol=0)
     out = tmp_path / 'full.json'
-    assert _tool('test.py', files['missing'], full, '--splits', 'val',
-                 '--work-dir', tmp_path / 't3', '--out', out) == ''
+    assert tool_exit('test.py', files['missing'], full, '--splits', 'val',
+                     '--work-dir', tmp_path / 't3', '--out', out) == ''
     assert json.loads(out.read_text())['val'] == metrics
     # never overwritten without --overwrite
     before = full.stat().st_mtime_ns
-    msg = _tool('model_converters/full_checkpoint.py', files['config'],
-                slim, full)
+    msg = tool_exit('model_converters/full_checkpoint.py', files['config'],
+                    slim, full)
     assert msg.startswith(f'full_checkpoint.py: error: {full} exists; use '
                           '--overwrite')
     assert full.stat().st_mtime_ns == before
 
 
-def test_every_tool_names_a_missing_encoder_file(files, handmade_slim,
+def test_every_tool_names_a_missing_encoder_file(tool_exit, files, handmade_slim,
                                                   tmp_path):
     slim = handmade_slim
     image = next((files['data'] / 'images').iterdir())
@@ -240,15 +225,15 @@ def test_every_tool_names_a_missing_encoder_file(files, handmade_slim,
                   tmp_path / 'train'),
     }
     for name, (tool, *args) in runs.items():
-        msg = _tool(tool, *args)
+        msg = tool_exit(tool, *args)
         assert '\n' not in msg, name
         assert expect.split(', and')[0] in msg, (name, msg)
     assert not (tmp_path / 'train').exists()
 
 
-def test_web_demo_names_a_missing_encoder_file(files, handmade_slim):
+def test_web_demo_names_a_missing_encoder_file(tool_exit, files, handmade_slim):
     pytest.importorskip('gradio')
-    msg = _tool('web_demo.py', files['missing'], handmade_slim)
+    msg = tool_exit('web_demo.py', files['missing'], handmade_slim)
     assert msg.startswith(f'web_demo: encoder weights {files["root"]}/'
                           'no_such_sam.pth not found (config key '
                           'model.backbone.checkpoint)')

@@ -3,7 +3,8 @@
 Errors that describe the user's input (a checkpoint that is refused or does
 not fit, a launcher without the device it needs, a bad annotation or image,
 a feature cache written for another encoder or left incomplete, an output
-that would be overwritten or cannot be written, a missing file)
+that would be overwritten or cannot be written, a missing file, a config
+key that does not exist or clashes with another, a missing data folder)
 end the tool with ``PROG: error: <one line>`` and exit status 1. ``--debug``
 anywhere on the command line shows the full traceback instead. Exceptions
 raised in a data-loader worker arrive with the worker's traceback folded
@@ -11,21 +12,25 @@ into their message; only its last line is kept.
 """
 import argparse
 import sys
-from typing import Callable, Tuple, Type
+from typing import Callable, List, Sequence, Tuple, Type
 
 from projects.risam.datasets.refer_io import ReferFormatError
 from projects.risam.image_encoding import FeatureCacheMismatch
 
 from .checkpoint import CheckpointError
+from .config_check import ConfigError, unknown_key_message
 from .launch import LaunchError
 from .output import OutputError
 
-__all__ = ['USER_ERRORS', 'add_debug_argument', 'one_line', 'run_tool']
+__all__ = [
+    'USER_ERRORS', 'add_debug_argument', 'cfg_option_keys', 'one_line',
+    'run_tool'
+]
 
 #: Exceptions that explain what is wrong with the user's input or output.
 USER_ERRORS: Tuple[Type[BaseException], ...] = (
     CheckpointError, ReferFormatError, FeatureCacheMismatch, OutputError,
-    LaunchError, FileNotFoundError, FileExistsError, IsADirectoryError,
+    LaunchError, ConfigError, FileNotFoundError, FileExistsError, IsADirectoryError,
     NotADirectoryError)
 
 
@@ -48,8 +53,23 @@ def one_line(error: BaseException) -> str:
     return ' '.join(lines)
 
 
+def cfg_option_keys(argv: Sequence[str]) -> List[str]:
+    """The keys given to ``--cfg-options`` on a command line ``argv``."""
+    keys: List[str] = []
+    taking = False
+    for arg in argv:
+        if arg.startswith('--'):
+            taking = arg == '--cfg-options'
+        elif taking:
+            keys.append(arg.split('=', 1)[0])
+    return keys
+
+
 def run_tool(main: Callable[[], None], prog: str) -> None:
-    """Call ``main()``; turn a :data:`USER_ERRORS` into one line and exit 1."""
+    """Call ``main()``; turn a :data:`USER_ERRORS`, or a TypeError about an
+    argument that a config key gave a constructor which does not take it
+    (:func:`~.config_check.unknown_key_message`), into one line and exit
+    1."""
     if '--debug' in sys.argv[1:]:
         main()
         return
@@ -57,3 +77,8 @@ def run_tool(main: Callable[[], None], prog: str) -> None:
         main()
     except USER_ERRORS as e:
         sys.exit(f'{prog}: error: {one_line(e)}')
+    except TypeError as e:
+        message = unknown_key_message(e, cfg_option_keys(sys.argv[1:]))
+        if message is None:
+            raise
+        sys.exit(f'{prog}: error: {message}')

@@ -1,15 +1,32 @@
-"""Necks: visual enhancement/adapters (F_v) and the vision-language fusion."""
-from .bidirectional_cross_modal_fusion import BidirectionalCrossModalFusion
-from .concat_conv_fusion import ConcatConvFusion
+"""Necks: the paper's visual enhancement (FE, Eq. 1-2) and vision-language
+fusion (MutualAwareFusion of MutualAwareAttention blocks, Eq. 3-5, with the
+linguistic positional encoding of Fig. 3), on the shared block-stack base.
+
+The ablation-only necks are in :mod:`.ablations`; they are re-exported here,
+and their old module paths (``projects.risam.models.necks.<module>``) still
+import, as aliases of ``projects.risam.models.necks.ablations.<module>``.
+"""
+import importlib
+import sys
+
+from . import ablations
+from .ablations import (
+    BidirectionalCrossModalFusion,
+    ConcatConvFusion,
+    FeatureResampleAdapter,
+    LinearProjectionNeck,
+    SimpleFeaturePyramidNeck,
+    SpatialDynamicFusion,
+    TransformerEncoderFusion,
+)
 from .feature_enhancement import FeatureEnhancement
-from .feature_resample_adapter import FeatureResampleAdapter
-from .linear_projection_neck import LinearProjectionNeck
 from .linguistic_positional_encoding import LinguisticPositionalEncoding
 from .mutual_aware_attention import MutualAwareAttention
 from .mutual_aware_fusion import MutualAwareFusion
-from .simple_feature_pyramid import SimpleFeaturePyramidNeck
-from .spatial_dynamic_fusion import SpatialDynamicFusion
-from .transformer_encoder_fusion import TransformerEncoderFusion
+
+for _name in ablations.MODULES:
+    sys.modules[f'{__name__}.{_name}'] = importlib.import_module(
+        f'.ablations.{_name}', __name__)
 
 __all__ = [
     'BidirectionalCrossModalFusion', 'ConcatConvFusion', 'FeatureEnhancement',
