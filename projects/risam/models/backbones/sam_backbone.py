@@ -87,7 +87,7 @@ class SAMBackbone(BaseVisualBackbone):
         attn_impl: ``'sdpa'`` (default) swaps every block's ``attn`` for
             :class:`SAMSDPAttention`: fused SDPA kernel, same parameters
             and state-dict keys, equal within 1e-4 in fp32, faster and far
-            leaner (``tools/analysis_tools/benchmark.py``). ``'sam'`` runs
+            leaner (``.dev_scripts/benchmark_ratios.py``). ``'sam'`` runs
             segment_anything's own attention. The feature-cache
             fingerprint ignores it.
         encoder_dtype: ``'fp32'`` or ``'bf16'``, the one control of the
