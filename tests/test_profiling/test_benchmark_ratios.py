@@ -47,8 +47,9 @@ def test_benchmark_quick_json(tmp_path):
     assert {'preprocess', 'maps', 'enhance', 'text', 'fusion', 'decode',
             'loss', 'loss_backward', 'optimizer', 'batch_copy',
             'other'} < set(stages) and 'visual' not in stages
-    # the stages are disjoint: nothing is counted twice (maps excludes FE)
-    assert stages['other'] >= 0 and stages['maps'] >= 0
+    # the stages are disjoint: nothing is counted twice (maps excludes FE);
+    # each stage is rounded to 1e-4 s, so 'other' may read -1e-4
+    assert stages['other'] >= -5e-4 and stages['maps'] >= -5e-4
     assert res['cache_untimed_share'] == pytest.approx(
         stages['other'] / stages['iteration'])
     assert all(v >= 0 for k, v in stages.items() if k != 'other')
@@ -97,7 +98,8 @@ def test_memory_worker_runs_in_a_fresh_process():
 def test_groups_table_and_report():
     """One table names the groups (``--only``'s choices, in run order); the
     report prints the summary keys present, an invalid ratio and why."""
-    assert list(GROUPS) == ['shared', 'encoder', 'bf16', 'cache', 'interactive']
+    assert list(GROUPS) == ['shared', 'encoder', 'bf16', 'cache', 'interactive',
+                            'infer']
     res = dict(encoder_time_ratio=0.51234, encoder_memory_ratio=None,
                invalid=dict(encoder_memory_ratio='memory worker (sam) failed: x'),
                cache_worker_iter_stages_s=dict(iteration=0.5, other=0.01),
