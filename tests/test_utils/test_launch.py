@@ -194,7 +194,8 @@ def _fake(path: Path, record: Path) -> Path:
 @pytest.mark.parametrize('script,nodes,port,expected', [
     ('dist_train.sh', '1', None, ['--standalone']),
     ('dist_train.sh', '1', '1234', ['--nnodes=1', '--master_port=1234']),
-    ('dist_train.sh', '2', None, ['--nnodes=2', '--master_port=29500']),
+    ('dist_train.sh', '2', None, ['--nnodes=2', '--master_port=29500',
+                                  '--node_rank=1', '--master_addr=10.0.0.1']),
     ('dist_test.sh', '1', None, ['--standalone']),
 ])
 def test_dist_scripts_put_the_repo_on_the_path_and_choose_the_port(
@@ -202,7 +203,10 @@ def test_dist_scripts_put_the_repo_on_the_path_and_choose_the_port(
     record = tmp_path / 'calls.txt'
     env = dict(os.environ, PYTHON=str(_fake(tmp_path / 'py', record)),
                NNODES=nodes, PYTHONPATH='/elsewhere')
-    env.pop('PORT', None)
+    for key in ('PORT', 'MASTER_ADDR', 'NODE_RANK'):
+        env.pop(key, None)
+    if nodes != '1':
+        env.update(MASTER_ADDR='10.0.0.1', NODE_RANK='1')
     if port:
         env['PORT'] = port
     args = ['c.py', 'x.pth', '2'] if script == 'dist_test.sh' else ['c.py',
@@ -223,18 +227,76 @@ def test_dist_scripts_put_the_repo_on_the_path_and_choose_the_port(
     assert argv[argv.index(f'{REPO}/tools/{tool}') + 1] == 'c.py'
 
 
-def test_slurm_script_puts_the_repo_on_the_path(tmp_path):
+@pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])
+@pytest.mark.parametrize('given,missing', [
+    (dict(), 'MASTER_ADDR NODE_RANK'), (dict(NODE_RANK='0'), 'MASTER_ADDR'),
+    (dict(MASTER_ADDR='10.0.0.1'), 'NODE_RANK')])
+def test_several_nodes_refuse_a_default_address_or_rank(script, given,
+                                                        missing, tmp_path):
+    """NNODES=2 without MASTER_ADDR or NODE_RANK stops in one line, before
+    torchrun starts (the fake interpreter records every call)."""
     record = tmp_path / 'calls.txt'
-    bin_dir = tmp_path / 'bin'
+    env = dict(os.environ, PYTHON=str(_fake(tmp_path / 'py', record)),
+               NNODES='2', **given)
+    for key in {'PORT', 'MASTER_ADDR', 'NODE_RANK'} - set(given):
+        env.pop(key, None)
+    args = ['c.py', 'x.pth', '2'] if script == 'dist_test.sh' else ['c.py',
+                                                                    '2']
+    done = subprocess.run(['bash', str(REPO / 'tools' / script), *args,
+                           '--device', 'cpu'], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f'{script}: error: NNODES=2 needs {missing} set on every node '
+        '(MASTER_ADDR: the address of node 0, NODE_RANK: 0..1)']
+    assert not record.exists()
+
+
+def _fake_srun(bin_dir: Path) -> None:
+    """An ``srun`` that drops its options and runs the task as one job's
+    task would: with ``SLURM_JOB_ID`` set (from ``FAKE_JOB_ID``)."""
     bin_dir.mkdir()
-    _fake(bin_dir / 'srun', record)
-    env = dict(os.environ, PATH=f'{bin_dir}:{os.environ["PATH"]}',
-               PYTHONPATH='')
+    srun = bin_dir / 'srun'
+    srun.write_text('#!/usr/bin/env bash\n'
+                    'while [[ "$1" == -* ]]; do shift; done\n'
+                    'SLURM_JOB_ID=$FAKE_JOB_ID exec "$@"\n')
+    srun.chmod(0o755)
+
+
+def _slurm_task(tmp_path: Path, **env_vars: str) -> tuple:
+    """Run slurm_train.sh through the fake srun; the task's interpreter
+    records its PYTHONPATH, MASTER_PORT and arguments."""
+    record = tmp_path / 'calls.txt'
+    python = tmp_path / 'py'
+    python.write_text('#!/usr/bin/env bash\n'
+                      f'echo "$PYTHONPATH|$MASTER_PORT|$*" >> {record}\n')
+    python.chmod(0o755)
+    if not (tmp_path / 'bin').exists():
+        _fake_srun(tmp_path / 'bin')
+    env = dict(os.environ, PATH=f'{tmp_path / "bin"}:{os.environ["PATH"]}',
+               PYTHONPATH='', PYTHON=str(python), **env_vars)
+    if 'MASTER_PORT' not in env_vars:
+        env.pop('MASTER_PORT', None)
     subprocess.run(['bash', str(REPO / 'tools/slurm_train.sh'), 'part',
                     'job', 'c.py'], cwd=tmp_path, env=env, check=True)
-    path, argv = record.read_text().strip().split('|')
+    line = record.read_text().splitlines()[-1]
+    return tuple(line.split('|'))
+
+
+def test_slurm_script_puts_the_repo_on_the_path(tmp_path):
+    path, _, argv = _slurm_task(tmp_path, FAKE_JOB_ID='7')
     assert path == str(REPO)
-    assert argv.endswith(f'{REPO}/tools/train.py c.py --launcher slurm')
+    assert argv == f'-u {REPO}/tools/train.py c.py --launcher slurm'
+
+
+def test_slurm_script_port_from_the_environment_or_the_job_id(tmp_path):
+    """MASTER_PORT is kept when set; otherwise 15000 + job id % 15000, so
+    two jobs on one node get two ports (not mmengine's default 29500)."""
+    assert _slurm_task(tmp_path, FAKE_JOB_ID='7',
+                       MASTER_PORT='23456')[1] == '23456'
+    first = _slurm_task(tmp_path, FAKE_JOB_ID='123456')[1]
+    second = _slurm_task(tmp_path, FAKE_JOB_ID='123457')[1]
+    assert (first, second) == ('18456', '18457')
 
 
 def test_device_cpu_creates_a_gloo_group_and_drops_sync_bn(monkeypatch):
