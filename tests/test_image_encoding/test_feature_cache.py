@@ -77,7 +77,9 @@ def test_cache_features_cli(small_refshapes, tmp_path):
          str(tmp_path / 'cfg.py'), '--split', 'val', '--out',
          str(tmp_path / 'c')], cwd=REPO, capture_output=True, text=True,
         check=True).stdout
-    assert "cached 6 images of split 'val'" in out and 'MB per image' in out
+    index = json.loads((tmp_path / 'c' / 'index.json').read_text())
+    assert "cached 6 images of split 'val'" in out
+    assert f'{index["mb_per_image"]:.3f} MiB per image' in out
 
 
 def _train(cfg, feature_cache=None):

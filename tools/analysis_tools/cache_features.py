@@ -192,8 +192,8 @@ def main() -> None:
     n = len(index['images'])
     print(f'cached {n} images of split {args.split!r} into {args.out} '
           f'({len(index["shards"])} shards, {index["dtype"]}): '
-          f'{index["mb_per_image"]:.3f} MB per image, '
-          f'{index["mb_per_image"] * n:.1f} MB total, '
+          f'{index["mb_per_image"]:.3f} MiB per image, '
+          f'{index["mb_per_image"] * n:.1f} MiB total, '
           f'{time.perf_counter() - start:.1f} s; '
           f'{index.get("encoded_by_this_run", n)} encoded by this run')
 

@@ -10,6 +10,9 @@ Layout of a cache directory (written by
                         "complete": true}
     shard_00000.pt     a list of T tensors, n x C_t x h_t x w_t (n <= shard_size)
 
+``mb_per_image`` is in MiB (2**20 bytes): all taps of one image in the
+cache's dtype.
+
 Written to survive an interruption: every shard goes to a temporary file that
 is then renamed, and the index is rewritten (the same way) after each shard,
 with ``"complete": false`` until the writer closes. A writer started on a
