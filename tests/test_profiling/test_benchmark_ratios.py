@@ -111,3 +111,71 @@ def test_groups_table_and_report():
     assert lines[4].endswith('seconds per stage: iteration 0.500, other 0.010')
     assert lines[5] == 'shared_identical_predictions: True'
     assert len(lines) == 6 and 'cache_untimed_share' in SUMMARY_KEYS
+
+
+def test_stage_breakdown_counts_each_second_once(monkeypatch):
+    """A fake step on a fake clock: every stage takes a known, distinct
+    number of seconds, so a stage counted twice (the loss forward in both
+    ``loss`` and ``loss_backward``) or missed shows in ``other``."""
+    import time as time_module
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from projects.risam.profiling.ratios.cache import stage_breakdown
+    now = [0.]
+
+    def tick(seconds):
+        now[0] += seconds
+
+    monkeypatch.setattr(time_module, 'perf_counter', lambda: now[0])
+
+    class Head(nn.Module):
+        def forward(self, x):
+            tick(19.)
+            return x
+
+        def loss_by_feat(self):
+            tick(5.)
+
+    class Part(nn.Module):
+        def __init__(self, seconds):
+            super().__init__()
+            self.seconds = seconds
+
+        def forward(self, x):
+            tick(self.seconds)
+            return x
+
+    model = SimpleNamespace(
+        backbone=SimpleNamespace(encode=lambda: tick(100.),
+                                 enhance=lambda: tick(2.)),
+        text_encoder=Part(23.), neck=Part(29.), decode_head=Head(),
+        data_preprocessor=SimpleNamespace(forward=lambda: tick(1.)))
+
+    def extract_visual():
+        tick(3.)  # the cache check and the maps
+        model.backbone.enhance()
+
+    model.extract_visual = extract_visual
+
+    def step(timer):
+        with timer.timing('batch_copy'):
+            tick(13.)
+        model.data_preprocessor.forward()
+        model.extract_visual()
+        model.text_encoder(0)
+        model.neck(0)
+        model.decode_head(0)
+        model.decode_head.loss_by_feat()
+        tick(17.)  # bookkeeping no stage covers
+        with timer.timing('loss_backward'):
+            tick(7.)
+        with timer.timing('optimizer'):
+            tick(11.)
+
+    stages = stage_breakdown(model, step, reps=2)
+    assert stages == dict(batch_copy=13., preprocess=1., maps=3., enhance=2.,
+                          text=23., fusion=29., decode=19., loss=5.,
+                          loss_backward=7., optimizer=11., other=17.,
+                          iteration=130.)

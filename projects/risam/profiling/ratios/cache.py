@@ -33,7 +33,8 @@ def stage_breakdown(model: nn.Module, step: Callable,
     """Mean seconds per stage of ``step(timer)`` over ``reps`` calls,
     rounded to 4 decimals: StageTimer's stages (``encode``, ``enhance``,
     ``text``, ``fusion``, ``decode``, ``loss_backward``, ``optimizer``),
-    ``preprocess``, ``loss`` (Eq. 12 on the logits), ``maps`` (the rest of
+    ``preprocess``, ``loss`` (Eq. 12 on the logits; ``loss_backward`` is
+    then the backward and ``zero_grad`` only), ``maps`` (the rest of
     ``extract_visual``: in a cached step the cache check and making the maps
     fp32 on the device), what ``step`` times itself (the harness's
     ``batch_copy``), ``iteration``, and ``other``: the rest of the
@@ -58,6 +59,9 @@ def stage_breakdown(model: nn.Module, step: Callable,
               for k in {k for r in timer.iters for k in r}}
     stages['maps'] = stages.pop('visual', 0.) - stages.get(
         'enhance', 0.) - stages.get('encode', 0.)
+    # StageTimer counts the loss forward (loss_by_feat) in loss_backward too
+    stages['loss_backward'] = stages.get('loss_backward', 0.) - stages.get(
+        'loss', 0.)
     stages['other'] = stages['iteration'] - sum(
         v for k, v in stages.items() if k != 'iteration')
     return {k: round(v, 4) for k, v in sorted(stages.items())}
