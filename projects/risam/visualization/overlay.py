@@ -34,14 +34,15 @@ def text_band(text: str, width: int) -> np.ndarray:
 
 def overlay(img: np.ndarray,
             mask: np.ndarray,
-            text: str,
+            text: Optional[str],
             gt: Optional[np.ndarray] = None) -> np.ndarray:
-    """BGR ``img`` with ``mask`` tinted and outlined, ``text`` above it.
+    """BGR ``img`` with ``mask`` tinted and outlined, ``text`` above it
+    (no band when ``text`` is None).
 
     Args:
         img: H x W x 3 uint8 BGR image.
         mask: H x W binary mask (the prediction, or the target).
-        text: the sentence.
+        text: the sentence, or None for the image alone.
         gt: optional H x W target, outlined in green for comparison.
     """
     masks = (mask,) if gt is None else (mask, gt)
@@ -58,6 +59,8 @@ def overlay(img: np.ndarray,
                                        cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_NONE)
         cv2.drawContours(out, contours, -1, GT_BGR, 2)
+    if text is None:
+        return out
     return np.concatenate([text_band(text, out.shape[1]), out], 0)
 
 
