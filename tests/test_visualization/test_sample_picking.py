@@ -13,7 +13,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS
 
 from projects.risam.datasets.grefshapes import generate_grefshapes
-from projects.risam.visualization import pick_by_iou, predict, sample_iou
+from projects.risam.visualization import pick_by_iou, predict, sample_iou, sample_ious
 from projects.risam.visualization.sample_picking import default_num, group_label, pick_samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,6 +129,8 @@ def test_pick_on_refer_refshapes(refshapes_root):
     assert pick_by_iou(ious, 3, 'worst') == [2, 5, 3]
     assert pick_by_iou(ious, 2, 'best') == [1, 4]
     assert pick_by_iou(ious, 3, 'spread') == [2, 3, 1]
+    # the same IoUs without keeping the masks
+    assert sample_ious(_KnownIoUModel(extra), dataset, range(6)) == ious
 
 
 @pytest.fixture(scope='module')

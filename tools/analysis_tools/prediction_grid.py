@@ -45,6 +45,7 @@ from projects.risam.visualization.prediction_grid import (
     model_columns,
     model_grid,
     predict,
+    sample_ious,
     sample_tiles,
 )
 from projects.risam.visualization.sample_picking import (
@@ -112,14 +113,14 @@ def main() -> None:
 
     first = init_refer_model(cfgs[0], columns[0][1], args.device)
     if args.pick:
-        pool = range(len(dataset)) if args.candidates is None else \
+        pool = list(range(len(dataset))) if args.candidates is None else \
             pick_samples(types, args.candidates)
-        ranked = predict(first, dataset, pool)
-        preds = [ranked[k] for k in
-                 pick_by_iou([p.iou for p in ranked], num, args.pick)]
-        print(f'{args.pick} {len(preds)} of {len(ranked)} samples by the IoU '
+        ious = sample_ious(first, dataset, pool)
+        chosen = pick_by_iou(ious, num, args.pick)
+        preds = predict(first, dataset, [pool[k] for k in chosen])
+        print(f'{args.pick} {len(preds)} of {len(pool)} samples by the IoU '
               f'of {columns[0][2]}: ' + ', '.join(
-                  f'{p.index} ({p.iou:.3f})' for p in preds))
+                  f'{pool[k]} ({ious[k]:.3f})' for k in chosen))
     else:
         preds = predict(first, dataset, pick_samples(types, num))
     del first

@@ -1,9 +1,16 @@
 from .overlay import grid, overlay, text_band
-from .prediction_grid import SamplePrediction, model_columns, model_grid, predict, sample_tiles
+from .prediction_grid import (
+                              SamplePrediction,
+                              model_columns,
+                              model_grid,
+                              predict,
+                              sample_ious,
+                              sample_tiles,
+)
 from .sample_picking import pick_by_iou, sample_iou
 
 __all__ = ['grid', 'overlay', 'text_band']
 __all__ += [
     'SamplePrediction', 'model_columns', 'model_grid', 'pick_by_iou', 'predict', 'sample_iou',
-    'sample_tiles'
+    'sample_ious', 'sample_tiles'
 ]

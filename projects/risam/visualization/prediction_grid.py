@@ -3,7 +3,7 @@ paper's Fig. 6 (MA, TE, SDF and BCM side by side, one column per model) and
 the sample tiles of Figs. 9 and 10."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -48,27 +48,43 @@ class SamplePrediction:
         return self.text + (' (no target)' if self.no_target else '')
 
 
-def predict(model: torch.nn.Module,
-            dataset,
-            indices: Sequence[int],
-            batch_size: int = 8) -> List[SamplePrediction]:
+def iter_predictions(model: torch.nn.Module,
+                     dataset,
+                     indices: Sequence[int],
+                     batch_size: int = 8) -> Iterator[SamplePrediction]:
     """``model.test_step`` on ``dataset[i]`` for each of ``indices``, in
     that order, ``batch_size`` samples at a time, without gradients."""
-    out: List[SamplePrediction] = []
     indices = list(indices)
     with torch.no_grad():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start:start + batch_size]
             batch = pseudo_collate([dataset[i] for i in chunk])
             for index, sample in zip(chunk, model.test_step(batch)):
-                out.append(SamplePrediction(
+                yield SamplePrediction(
                     index=index,
                     img_path=sample.img_path,
                     text=sample.text,
                     pred=sample.pred_sem_seg.data[0].cpu().numpy() > 0,
                     gt=sample.gt_sem_seg.data[0].cpu().numpy() == 1,
-                    no_target=bool(sample.metainfo.get('no_target', False))))
-    return out
+                    no_target=bool(sample.metainfo.get('no_target', False)))
+
+
+def predict(model: torch.nn.Module,
+            dataset,
+            indices: Sequence[int],
+            batch_size: int = 8) -> List[SamplePrediction]:
+    """:func:`iter_predictions` as a list."""
+    return list(iter_predictions(model, dataset, indices, batch_size))
+
+
+def sample_ious(model: torch.nn.Module,
+                dataset,
+                indices: Sequence[int],
+                batch_size: int = 8) -> List[float]:
+    """:attr:`SamplePrediction.iou` of each of ``indices``; the masks are
+    not kept (a whole split can be ranked)."""
+    return [p.iou for p in iter_predictions(model, dataset, indices,
+                                            batch_size)]
 
 
 def model_columns(paths: Sequence[str],
