@@ -13,7 +13,13 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS
 
 from projects.risam.datasets.grefshapes import generate_grefshapes
-from projects.risam.visualization import pick_by_iou, predict, sample_iou, sample_ious
+from projects.risam.visualization import (
+    pick_by_iou,
+    predict,
+    predict_picked,
+    sample_iou,
+    sample_ious,
+)
 from projects.risam.visualization.sample_picking import default_num, group_label, pick_samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,6 +137,11 @@ def test_pick_on_refer_refshapes(refshapes_root):
     assert pick_by_iou(ious, 3, 'spread') == [2, 3, 1]
     # the same IoUs without keeping the masks
     assert sample_ious(_KnownIoUModel(extra), dataset, range(6)) == ious
+    # ranked, then the chosen ones predicted again (extras 3, 2, 1)
+    picked = predict_picked(_KnownIoUModel(extra + [3, 2, 1]), dataset,
+                            range(6), 3, 'worst')
+    assert [p.index for p in picked] == [2, 5, 3]
+    assert [p.iou for p in picked] == [ious[2], ious[5], ious[3]]
 
 
 @pytest.fixture(scope='module')

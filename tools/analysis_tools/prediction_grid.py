@@ -45,14 +45,13 @@ from projects.risam.visualization.prediction_grid import (
     model_columns,
     model_grid,
     predict,
-    sample_ious,
+    predict_picked,
     sample_tiles,
 )
 from projects.risam.visualization.sample_picking import (
     PICKS,
     default_num,
     group_label,
-    pick_by_iou,
     pick_samples,
 )
 
@@ -115,12 +114,10 @@ def main() -> None:
     if args.pick:
         pool = list(range(len(dataset))) if args.candidates is None else \
             pick_samples(types, args.candidates)
-        ious = sample_ious(first, dataset, pool)
-        chosen = pick_by_iou(ious, num, args.pick)
-        preds = predict(first, dataset, [pool[k] for k in chosen])
+        preds = predict_picked(first, dataset, pool, num, args.pick)
         print(f'{args.pick} {len(preds)} of {len(pool)} samples by the IoU '
               f'of {columns[0][2]}: ' + ', '.join(
-                  f'{pool[k]} ({ious[k]:.3f})' for k in chosen))
+                  f'{p.index} ({p.iou:.3f})' for p in preds))
     else:
         preds = predict(first, dataset, pick_samples(types, num))
     del first

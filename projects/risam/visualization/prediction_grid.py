@@ -11,7 +11,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 from .overlay import grid, overlay, text_band
-from .sample_picking import sample_iou
+from .sample_picking import pick_by_iou, sample_iou
 
 #: Width in pixels of the sentence column of :func:`model_grid`.
 LABEL_WIDTH = 224
@@ -85,6 +85,22 @@ def sample_ious(model: torch.nn.Module,
     not kept (a whole split can be ranked)."""
     return [p.iou for p in iter_predictions(model, dataset, indices,
                                             batch_size)]
+
+
+def predict_picked(model: torch.nn.Module,
+                   dataset,
+                   pool: Sequence[int],
+                   num: int,
+                   pick: str,
+                   batch_size: int = 8) -> List[SamplePrediction]:
+    """The model's predictions on the ``num`` samples of ``pool`` that
+    :func:`~.sample_picking.pick_by_iou` chooses by its IoU (``pick``:
+    best, worst or spread), in that order. The pool is ranked by
+    :func:`sample_ious` and the chosen samples are predicted again."""
+    pool = list(pool)
+    chosen = pick_by_iou(sample_ious(model, dataset, pool, batch_size), num,
+                         pick)
+    return predict(model, dataset, [pool[k] for k in chosen], batch_size)
 
 
 def model_columns(paths: Sequence[str],
