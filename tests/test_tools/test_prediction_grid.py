@@ -13,6 +13,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
 from projects.risam.apis import init_refer_model
+from projects.risam.datasets.refshapes import generate_refshapes
 from projects.risam.visualization import overlay, pick_by_iou, predict
 from projects.risam.visualization.prediction_grid import LABEL_WIDTH
 from projects.risam.visualization.sample_picking import group_label, pick_samples
@@ -46,6 +47,16 @@ def three_models(tiny_checkpoint, tmp_path_factory):
     return pairs
 
 
+@pytest.fixture(scope='module')
+def one_image_refshapes(tmp_path_factory):
+    """RefShapes whose val split is one image with 10 sentences (the
+    frozen encoder then runs once per batch)."""
+    root = tmp_path_factory.mktemp('refshapes_one_val_image')
+    generate_refshapes(str(root), train=1, val=1, test=2, seed=0,
+                       progress=False)
+    return root
+
+
 def _config(path, root):
     cfg = Config.fromfile(path)
     cfg.model.threshold = 0.5  # random weights: masks differ per model
@@ -54,22 +65,22 @@ def _config(path, root):
 
 
 def test_fig6_grid_of_three_models_on_the_worst_samples(
-        three_models, refshapes_root, tmp_path, tool_exit, capsys):
+        three_models, one_image_refshapes, tmp_path, tool_exit, capsys):
     out = tmp_path / 'fig6.png'
     args = [p for pair in three_models for p in pair]
     assert tool_exit(
         TOOL, *args, '--labels', 'MA', 'SDF', 'BCM', '--pick', 'worst',
-        '--num', '2', '--candidates', '5', '--out', out, '--cfg-options',
-        'model.threshold=0.5', *data_options(refshapes_root)) == ''
-    printed = re.search(r'worst 2 of 5 samples by the IoU of MA: (.*)\n',
+        '--num', '2', '--candidates', '4', '--out', out, '--cfg-options',
+        'model.threshold=0.5', *data_options(one_image_refshapes)) == ''
+    printed = re.search(r'worst 2 of 4 samples by the IoU of MA: (.*)\n',
                         capsys.readouterr().out).group(1)
 
-    # the same, computed here: MA ranks 5 samples, one of each type
-    cfgs = [_config(c, refshapes_root) for c, _ in three_models]
+    # the same, computed here: MA ranks 4 samples, one of each type
+    cfgs = [_config(c, one_image_refshapes) for c, _ in three_models]
     init_default_scope('mmseg')
     dataset = DATASETS.build(cfgs[0].test_dataloader.dataset)
     pool = pick_samples([group_label(dataset.get_data_info(i))
-                         for i in range(len(dataset))], 5)
+                         for i in range(len(dataset))], 4)
     models = [init_refer_model(cfg, ckpt)
               for cfg, (_, ckpt) in zip(cfgs, three_models)]
     ranked = predict(models[0], dataset, pool)
