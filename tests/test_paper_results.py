@@ -1,14 +1,22 @@
 """The paper's numbers: every RISAM cell of Tables 1-11 has a Model in
 ``configs/risam/metafile.yaml`` whose config exists, and the tables of
-``configs/risam/README.md`` agree with the metafile.
+``configs/risam/README.md`` agree with it, cell by cell.
 
 The transcription below is typed in the paper's own table layout (RISAM's
-rows and its ablation rows; Pr@X and Train Params included); the metafile is
-organised by config. Competitor rows and derived columns (Tab. 9's decline,
-Tab. 10's average, Tab. 11's increase) are in the README only.
+rows and its ablation rows; Pr@X, Train Params and the derived columns
+included); the metafile is organised by config. A cell is keyed by (table,
+row, column) and compared in both directions: every transcribed cell is in
+the metafile (value, ``Source`` table, ``Paper Rows``) and in the README
+(value, ``Source`` column), and every number of either is a transcribed
+cell. Competitor rows are in the README only, without a config.
+The checks are functions returning the problems they find, so that mutated
+copies (a deleted README row, a wrong ``Source``, a wrong derived value)
+can be shown to fail them.
 """
 import re
+from collections import defaultdict
 from pathlib import Path
+from typing import List, NamedTuple
 
 import pytest
 import yaml
@@ -110,6 +118,11 @@ TAB9 = {'frozen': ('paper', '76.20 78.92 71.84 66.37 72.10 57.33 65.48 '
                                            '56.42 64.19 64.80 62.45 17.96')}
 # Tab. 10: RISAM on gRefCOCO val / testA / testB (cIoU)
 TAB10 = '66.52 70.01 62.23'
+# Derived columns as printed: Tab. 9's "Decline" (n. IoU minus IoU), Tab. 10's
+# "Avg." (mean of val, testA, testB), Tab. 11's "Increase" (RISAM minus SAM)
+TAB9_DECLINE = '0.38 1.68 1.78 2.05 0.72 0.91 1.29 1.80 2.33 4.86'
+TAB10_AVG = '66.25'
+TAB11_INCREASE = '18.97 20.21 15.50 21.42 21.75 15.95 17.61 17.29 18.55'
 # Tab. 11: the SAM and RISAM columns, nine Tab. 1 splits
 TAB11 = {'SAM': ('tab11-sam-baseline', '57.23 58.71 56.34 44.95 50.35 41.38 '
                                        '47.87 49.31 46.23'),
@@ -117,128 +130,180 @@ TAB11 = {'SAM': ('tab11-sam-baseline', '57.23 58.71 56.34 44.95 50.35 41.38 '
                             '66.60 64.78')}
 
 
-def paper_cells():
-    """Every printed RISAM cell: (table, row, config, dataset, split,
-    metric, value)."""
+class Cell(NamedTuple):
+    """One printed number: (table, row, column) in the paper, and where it
+    lives here (config, dataset, split); ``source`` is 'paper' or
+    'derived'."""
+    table: str
+    row: str
+    config: str | None
+    dataset: str | None
+    split: str | None
+    metric: str
+    value: str
+    source: str = 'paper'
+
+
+def paper_cells() -> List[Cell]:
+    """Every printed RISAM cell (derived ones not included)."""
     cells = []
     for metric, values in TAB1.items():
         row = 'RISAM' if metric == 'oIoU' else 'RISAM (Pr@90)'
-        cells.append(('Tab. 1', row, None, None, None, 'Train Params', '6M'))
+        cells.append(Cell('Tab. 1', row, None, None, None, 'Train Params',
+                          '6M'))
         for (ds, split), v in zip(T1_SPLITS, values.split()):
-            cells.append(('Tab. 1', row, config('paper', ds), ds, split,
-                          metric, v))
+            cells.append(Cell('Tab. 1', row, config('paper', ds), ds, split,
+                              metric, v))
     for table, rows in (('Tab. 2', TAB2), ('Tab. 3', TAB3), ('Tab. 5', TAB5)):
         rows = dict(rows, **{'#4 RISAM': ('paper', RISAM_VAL3)})
         for row, (stem, per_ds) in rows.items():
             for ds, values in zip(VAL3, per_ds):
                 for metric, v in zip(PR, values.split()):
-                    cells.append((table, row, config(stem, ds), ds, 'val',
-                                  metric, v))
+                    cells.append(Cell(table, row, config(stem, ds), ds,
+                                      'val', metric, v))
     for table, rows in (('Tab. 4', TAB4), ('Tab. 6', TAB6)):
         for row, (stem, values) in rows.items():
             for metric, v in zip(PR, values.split()):
-                cells.append((table, row, config(stem, 'refcoco'), 'refcoco',
-                              'val', metric, v))
+                cells.append(Cell(table, row, config(stem, 'refcoco'),
+                                  'refcoco', 'val', metric, v))
     for row, (stem, values) in TAB7.items():
         for split, v in zip(('val', 'testA', 'testB'), values.split()):
-            cells.append(('Tab. 7', row, config(stem, 'refcoco'), 'refcoco',
-                          split, 'oIoU', v))
+            cells.append(Cell('Tab. 7', row, config(stem, 'refcoco'),
+                              'refcoco', split, 'oIoU', v))
     for ds, v in TAB8.items():
-        cells.append(('Tab. 8', ds, config('paper', f'{ds}-to-phrasecut'),
-                      'phrasecut', 'test', 'oIoU', v))
+        cells.append(Cell('Tab. 8', ds, config('paper', f'{ds}-to-phrasecut'),
+                          'phrasecut', 'test', 'oIoU', v))
     for row, (stem, values) in TAB9.items():
-        splits = T1_SPLITS + [('refcoco-to-phrasecut', 'test')]
-        for (ds, split), v in zip(splits, values.split()):
-            name = 'phrasecut' if ds.endswith('phrasecut') else ds
-            cells.append(('Tab. 9', row, config(stem, ds), name, split,
-                          'oIoU', v))
+        for (ds, split), v in zip(TAB9_SPLITS, values.split()):
+            cells.append(Cell('Tab. 9', row, config(stem, ds),
+                              _dataset(ds), split, 'oIoU', v))
     for split, v in zip(('val', 'testA', 'testB'), TAB10.split()):
-        cells.append(('Tab. 10', 'RISAM', config('paper', 'grefcoco'),
-                      'grefcoco', split, 'cIoU', v))
+        cells.append(Cell('Tab. 10', 'RISAM', config('paper', 'grefcoco'),
+                          'grefcoco', split, 'cIoU', v))
     for row, (stem, values) in TAB11.items():
         for (ds, split), v in zip(T1_SPLITS, values.split()):
-            cells.append(('Tab. 11', row, config(stem, ds), ds, split,
-                          'oIoU', v))
+            cells.append(Cell('Tab. 11', row, config(stem, ds), ds, split,
+                              'oIoU', v))
     return cells
+
+
+TAB9_SPLITS = T1_SPLITS + [('refcoco-to-phrasecut', 'test')]
+
+
+def _dataset(ds: str) -> str:
+    return 'phrasecut' if ds.endswith('phrasecut') else ds
+
+
+def derived_cells() -> List[Cell]:
+    """The derived cells printed in RISAM's rows (Tab. 9's declines on the
+    unfrozen row, Tab. 10's average, Tab. 11's increases on RISAM's row)."""
+    cells = []
+    for (ds, split), v in zip(TAB9_SPLITS, TAB9_DECLINE.split()):
+        cells.append(Cell('Tab. 9', 'unfrozen',
+                          config('tab9-unfrozen-text', ds), _dataset(ds),
+                          split, 'oIoU decline', v, 'derived'))
+    cells.append(Cell('Tab. 10', 'RISAM', config('paper', 'grefcoco'),
+                      'grefcoco', 'Avg.', 'cIoU', TAB10_AVG, 'derived'))
+    for (ds, split), v in zip(T1_SPLITS, TAB11_INCREASE.split()):
+        cells.append(Cell('Tab. 11', 'RISAM', config('paper', ds), ds, split,
+                          'oIoU increase', v, 'derived'))
+    return cells
+
+
+def all_cells() -> List[Cell]:
+    return paper_cells() + derived_cells()
+
+
+def training_data(cfg: str) -> str:
+    """The dataset a config trains on, from its name (a ``-to-phrasecut``
+    config tests the checkpoint of the config it names)."""
+    ds = re.search(r'_([a-z+-]+?)(?:-to-phrasecut)?-1024x1024\.py$', cfg)[1]
+    return DATASETS[ds]
 
 
 def metafile():
     return yaml.safe_load(METAFILE.read_text())
 
 
-def results_by_config():
-    """{config path: {(Dataset, Split): {metric: value}}} of the Models."""
-    out = {}
-    for model in metafile()['Models']:
-        path = model['Config'].removeprefix('configs/risam/')
-        out[path] = {(r['Dataset'], r['Split']): r['Metrics']
-                     for r in model.get('Results', [])}
-    return out
+def _tables(source: str) -> tuple[str, set]:
+    """'paper, Tab. 1, Tab. 7' -> ('paper', {'Tab. 1', 'Tab. 7'}); a
+    derived Source may say how after the table, in brackets."""
+    kind, _, rest = source.partition(', ')
+    return kind, set(re.findall(r'Tab\. \d+', rest))
 
 
-def test_count_of_paper_cells():
-    cells = paper_cells()
-    # Tab. 1: 2 x (9 + Train Params); Tab. 2, 3, 5: rows x 3 datasets x 6;
-    # Tab. 4, 6: 3 x 6; Tab. 7: 3 x 3; Tab. 8: 3; Tab. 9: 2 x 10;
-    # Tab. 10: 3; Tab. 11: 2 x 9
-    per_table = {}
-    for c in cells:
-        per_table[c[0]] = per_table.get(c[0], 0) + 1
-    assert per_table == {'Tab. 1': 20, 'Tab. 2': 72, 'Tab. 3': 90,
-                         'Tab. 4': 18, 'Tab. 5': 54, 'Tab. 6': 18,
-                         'Tab. 7': 9, 'Tab. 8': 3, 'Tab. 9': 20,
-                         'Tab. 10': 3, 'Tab. 11': 18}
-    assert len(cells) == 325
-
-
-def test_every_paper_cell_has_a_model_with_its_number():
-    results = results_by_config()
+def metafile_problems(meta: dict) -> List[str]:
+    """What in ``meta`` (the parsed metafile) differs from the paper's
+    cells, keyed by (table, row, column), in both directions."""
+    problems = []
     models = {m['Config'].removeprefix('configs/risam/'): m
-              for m in metafile()['Models']}
-    for table, row, cfg, ds, split, metric, value in paper_cells():
-        where = f'{table} {row} {ds} {split} {metric}'
-        if metric == 'Train Params':
-            for ds_ in ('refcoco', 'refcoco+', 'refcocog-umd',
-                        'refcocog-google'):
-                meta = models[config('paper', ds_)]['Metadata']
-                assert meta['Train Params'] == value, where
+              for m in meta['Models']}
+    # what the cells say each Model must hold
+    want = {}  # (config, Dataset, split, kind, metric) -> {table: value}
+    want_rows = defaultdict(set)
+    for c in all_cells():
+        if c.metric == 'Train Params':
             continue
-        assert cfg in results, f'{where}: no Model for {cfg}'
-        metrics = results[cfg].get((DATASETS[ds], split))
-        assert metrics is not None, f'{where}: no Result in {cfg}'
-        assert metrics.get(metric) == float(value), where
+        key = (c.config, DATASETS[c.dataset], c.split, c.source, c.metric)
+        want.setdefault(key, {})[c.table] = float(c.value)
+        want_rows[c.config].add(f'{c.table} {c.row}')
+    tab1 = {config('paper', ds) for ds in VAL3 + ['refcocog-google']}
+    for cfg in want_rows.keys() - models.keys():
+        problems.append(f'{cfg}: no Model')
+    for cfg, model in models.items():
+        meta_ = model['Metadata']
+        if set(meta_.get('Paper Rows', [])) != want_rows.get(cfg, set()):
+            problems.append(f'{cfg}: Paper Rows {meta_.get("Paper Rows")}')
+        if meta_.get('Training Data') != training_data(cfg):
+            problems.append(f'{cfg}: Training Data {meta_["Training Data"]}')
+        if meta_.get('Train Params') != ('6M' if cfg in tab1 else None):
+            problems.append(f'{cfg}: Train Params {meta_.get("Train Params")}')
+        if not (REPO / model['Config']).is_file():
+            problems.append(f'{cfg}: no such config')
+        have = set()
+        for r in model.get('Results', []):
+            kind, tables = _tables(r['Source'])
+            printed_in = set()  # the tables that print this Result's cells
+            for metric, value in r['Metrics'].items():
+                key = (cfg, r['Dataset'], r['Split'], kind, metric)
+                have.add(key)
+                by_table = want.get(key)
+                if by_table is None:
+                    problems.append(f'{key}: not a cell of the paper')
+                    continue
+                printed_in |= set(by_table)
+                if any(v != value for v in by_table.values()):
+                    problems.append(f'{key}: {value}, paper {by_table}')
+            if tables != printed_in:
+                problems.append(f'{cfg} {r["Dataset"]} {r["Split"]}: Source '
+                                f'{sorted(tables)}, printed in '
+                                f'{sorted(printed_in)}')
+        for key in want:
+            if key[0] == cfg and key not in have:
+                problems.append(f'{key}: missing from the metafile')
+    return problems
 
 
-def test_every_model_is_a_paper_cell_and_its_config_exists():
-    cells = {(c[2], DATASETS[c[3]], c[4], c[5], float(c[6]))
-             for c in paper_cells() if c[5] != 'Train Params'}
-    data = metafile()
-    (collection, ) = data['Collections']
-    assert collection['Name'] == 'RISAM'
-    assert collection['Paper']['URL'] == 'https://arxiv.org/abs/2311.15727'
-    assert collection['Code']['URL'] == 'https://github.com/TakoCC/RISAM'
-    names = [m['Name'] for m in data['Models']]
-    assert len(names) == len(set(names))
-    for model in data['Models']:
-        assert model['In Collection'] == 'RISAM'
-        assert 'Weights' not in model  # none are published
-        assert (REPO / model['Config']).is_file(), model['Config']
-        assert Path(model['Config']).stem == model['Name']
-        path = model['Config'].removeprefix('configs/risam/')
-        for result in model.get('Results', []):
-            assert result['Task'] == 'Referring Image Segmentation'
-            assert result['Source'].startswith('paper, ')
-            for metric, value in result['Metrics'].items():
-                key = (path, result['Dataset'], result['Split'], metric,
-                       value)
-                assert key in cells, key  # nothing that is not the paper's
+# README row labels that differ from the transcription's (table, row)
+README_ROWS = {('Tab. 9', 'frozen (n. IoU)'): 'frozen',
+               ('Tab. 8', 'trained on RefCOCO'): 'refcoco',
+               ('Tab. 8', 'trained on RefCOCO+'): 'refcoco+',
+               ('Tab. 8', 'trained on G-Ref (UMD)'): 'refcocog-umd'}
+DERIVED_COLUMNS = ('oIoU decline', 'oIoU increase')
 
 
-def _readme_cells():
-    """(config path, dataset split, metric, value) of every README table row
-    that links a config; a table's header names the metric columns."""
-    out, header = [], None
-    for line in README.read_text().splitlines():
+def readme_cells(text: str, meta: dict) -> set:
+    """Every number of a README table row that links a config, as
+    (table, row, config, dataset, split, metric, value, source); a table's
+    header names its columns, the last ``### Tab. N`` heading its table.
+    A "Train Params" cell must equal its config's metafile value."""
+    params = {m['Config'].removeprefix('configs/risam/'):
+              m['Metadata'].get('Train Params') for m in meta['Models']}
+    out, header, table = set(), None, None
+    for line in text.splitlines():
+        heading = re.match(r'### (Tab\. \d+)', line)
+        if heading or line.startswith('## '):
+            table = heading[1] if heading else None
         if not line.startswith('|'):
             header = None
             continue
@@ -247,32 +312,142 @@ def _readme_cells():
             header = cols
             continue
         link = re.search(r'\]\(([^)\s]+\.py)\)', line)
-        if not link or set(cols[0]) <= set('-: '):
+        if not link or table is None:
             continue
-        split = cols[header.index('Split')]
+        cfg = link[1].removeprefix('ablations/../')
+        dataset, _, split = cols[header.index('Split')].rpartition(' ')
+        source = cols[header.index('Source')]
         for name, cell in zip(header, cols):
-            if re.fullmatch(r'\d+\.\d\d', cell) and name in METRICS:
-                out.append((link.group(1), split, name, float(cell)))
+            if name == 'Train Params':
+                out.add((table, cols[0], cfg, dataset, split, name,
+                         cell == params.get(cfg) and cell, source))
+            elif re.fullmatch(r'\d+\.\d\d', cell):
+                row = README_ROWS.get((table, cols[0]), cols[0])
+                if table == 'Tab. 1' and name == 'Pr@90':
+                    row = 'RISAM (Pr@90)'
+                kind = 'derived' if name in DERIVED_COLUMNS else source
+                out.add((table, row, cfg, dataset, split, name, cell, kind))
     return out
 
 
-def test_readme_tables_agree_with_the_metafile():
-    results = results_by_config()
-    seen = set()
-    readme = _readme_cells()
-    assert len(readme) > 200
-    for cfg, split, metric, value in readme:
-        dataset, _, split_name = split.rpartition(' ')
-        metrics = results.get(cfg, {}).get((dataset, split_name))
-        assert metrics is not None, (cfg, split)
-        assert metrics.get(metric) == value, (cfg, split, metric, value)
-        seen.add((cfg, dataset, split_name, metric))
-    # and the README shows every number of the metafile
-    for cfg, per_split in results.items():
-        for (dataset, split), metrics in per_split.items():
-            for metric in metrics:
-                assert (cfg, dataset, split, metric) in seen, \
-                    (cfg, dataset, split, metric)
+def readme_problems(text: str, meta: dict) -> List[str]:
+    """The README's table cells against the transcription, both ways."""
+    want = {(c.table, c.row, c.config, DATASETS[c.dataset], c.split,
+             c.metric, c.value, c.source)
+            for c in all_cells() if c.metric != 'Train Params'}
+    # the "6M" column: on every Tab. 1 row, equal to the metafile's value
+    for c in paper_cells():
+        if c.table == 'Tab. 1' and c.row == 'RISAM' and c.config:
+            want.add(('Tab. 1', 'RISAM', c.config, DATASETS[c.dataset],
+                      c.split, 'Train Params', '6M', 'paper'))
+    have = readme_cells(text, meta)
+    return ([f'not in the README: {k}' for k in sorted(want - have)]
+            + [f'not a paper cell: {k}' for k in sorted(have - want)])
+
+
+def test_count_of_paper_cells():
+    per_table = defaultdict(int)
+    for c in paper_cells():
+        per_table[c.table] += 1
+    # Tab. 1: 2 x (9 + Train Params); Tab. 2, 3, 5: rows x 3 datasets x 6;
+    # Tab. 4, 6: 3 x 6; Tab. 7: 3 x 3; Tab. 8: 3; Tab. 9: 2 x 10;
+    # Tab. 10: 3; Tab. 11: 2 x 9
+    assert per_table == {'Tab. 1': 20, 'Tab. 2': 72, 'Tab. 3': 90,
+                         'Tab. 4': 18, 'Tab. 5': 54, 'Tab. 6': 18,
+                         'Tab. 7': 9, 'Tab. 8': 3, 'Tab. 9': 20,
+                         'Tab. 10': 3, 'Tab. 11': 18}
+    assert len(paper_cells()) == 325 and len(derived_cells()) == 20
+
+
+def test_derived_cells_are_the_printed_differences_and_mean():
+    """Tab. 9: n. IoU minus IoU; Tab. 11: RISAM minus SAM (exact at two
+    decimals); Tab. 10: the mean of the three splits, to its rounding."""
+    frozen, unfrozen = (TAB9[k][1].split() for k in ('frozen', 'unfrozen'))
+    for f, u, d in zip(frozen, unfrozen, TAB9_DECLINE.split()):
+        assert round(float(f) - float(u), 2) == float(d), (f, u, d)
+    sam, risam = (TAB11[k][1].split() for k in ('SAM', 'RISAM'))
+    for s, r, d in zip(sam, risam, TAB11_INCREASE.split()):
+        assert round(float(r) - float(s), 2) == float(d), (s, r, d)
+    mean = sum(map(float, TAB10.split())) / 3
+    assert abs(mean - float(TAB10_AVG)) <= 0.005
+
+
+def test_the_metafile_holds_every_cell_and_nothing_else():
+    data = metafile()
+    (collection, ) = data['Collections']
+    assert collection['Name'] == 'RISAM'
+    assert collection['Paper']['URL'] == 'https://arxiv.org/abs/2311.15727'
+    assert collection['Code']['URL'] == 'https://github.com/TakoCC/RISAM'
+    names = [m['Name'] for m in data['Models']]
+    assert len(names) == len(set(names)) == 49
+    for model in data['Models']:
+        assert model['In Collection'] == 'RISAM'
+        assert 'Weights' not in model  # none are published
+        assert Path(model['Config']).stem == model['Name']
+        for result in model.get('Results', []):
+            assert result['Task'] == 'Referring Image Segmentation'
+    assert metafile_problems(data) == []
+
+
+def test_readme_tables_agree_with_the_transcription():
+    text = README.read_text()
+    assert len(readme_cells(text, metafile())) > 300
+    assert readme_problems(text, metafile()) == []
+
+
+def _mutated(tmp_path, path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    out = tmp_path / path.name
+    out.write_text(text.replace(old, new))
+    return out.read_text()
+
+
+RISAM_RCP_ROW = ('| #4 RISAM | [risam_sam-vit-h_8xb4-50e_refcoco+-1024x1024]'
+                 '(risam_sam-vit-h_8xb4-50e_refcoco+-1024x1024.py) | RefCOCO+ '
+                 'val | 74.59 | 72.69 | 69.32 | 61.87 | 36.58 | 66.37 | paper'
+                 ' |\n')
+
+
+@pytest.mark.parametrize('old,new', [
+    # Tab. 3's RISAM row on RefCOCO+: each of its numbers is printed in
+    # other tables too, so a check by number alone would not see it go
+    (None, ''),
+    ('| 62.45 | paper | 2.33 |', '| 62.45 | paper | 2.32 |'),  # derived
+    ('| gRefCOCO Avg. | 66.25 | derived |', '| gRefCOCO Avg. | 66.25 | paper |'),
+])
+def test_readme_check_fails_on_a_mutated_copy(tmp_path, old, new):
+    if old is None:  # the third "#4 RISAM" RefCOCO+ val row: Tab. 3's
+        text = README.read_text()
+        at = [m.start() for m in re.finditer(re.escape(RISAM_RCP_ROW), text)]
+        assert len(at) == 3
+        (tmp_path / 'README.md').write_text(
+            text[:at[1]] + text[at[1] + len(RISAM_RCP_ROW):])
+        text = (tmp_path / 'README.md').read_text()
+    else:
+        text = _mutated(tmp_path, README, old, new)
+    problems = readme_problems(text, metafile())
+    assert problems and all('RISAM' in p or 'Tab.' in p for p in problems)
+
+
+@pytest.mark.parametrize('old,new', [
+    # a wrong table in Source (Tab. 7 printed this cell, not Tab. 8)
+    ('Source: paper, Tab. 1, Tab. 7, Tab. 9, Tab. 11\n    Metrics:\n'
+     '      oIoU: 78.92',
+     'Source: paper, Tab. 1, Tab. 8, Tab. 9, Tab. 11\n    Metrics:\n'
+     '      oIoU: 78.92'),
+    ('      oIoU decline: 2.33\n', '      oIoU decline: 2.32\n'),  # derived
+    ('    Training Data: G-Ref (Google)\n    Batch Size: 32\n'
+     '    Architecture:\n    - SAM ViT-H (frozen)\n'
+     "    - 'CLIP text encoder (trained",
+     '    Training Data: RefCOCO\n    Batch Size: 32\n'
+     '    Architecture:\n    - SAM ViT-H (frozen)\n'
+     "    - 'CLIP text encoder (trained"),
+])
+def test_metafile_check_fails_on_a_mutated_copy(tmp_path, old, new):
+    problems = metafile_problems(
+        yaml.safe_load(_mutated(tmp_path, METAFILE, old, new)))
+    assert len(problems) == 1, problems
 
 
 @pytest.mark.parametrize('text', [

@@ -2,7 +2,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--splits val testA testB | test]
         [--out metrics.json [--overwrite]] [--show-dir DIR]
-        [--override-text STR] [--work-dir DIR] [--device cpu]
+        [--override-text STR] [--no-paper] [--work-dir DIR] [--device cpu]
         [--cfg-options k=v ...] [--debug]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [same options]
 
@@ -11,6 +11,10 @@ for CPU processes over gloo (see tools/train.py). Every split is evaluated
 at the original image resolution; the table has one row per split (oIoU,
 mIoU, Pr@50..90, and any further keys the metric reports).
 ``--override-text ''`` replaces every sentence, the language-blind control.
+When the metafiles named by ``model-index.yml`` hold the paper's cells for
+the config (its Model is named as the config file; a config key
+``paper_model=NAME`` names another), a second table prints each of them
+beside the measured value, with the difference; ``--no-paper`` hides it.
 A split is chosen by the dataset's own rule: the refs' ``split``
 field for RefCOCO/RefCOCO+/G-Ref/gRefCOCO/RefShapes, the file
 ``refer_<split>.json`` for PhraseCut. Without ``--splits`` the config's
@@ -45,6 +49,7 @@ from projects.risam.utils.cli import run_tool
 from projects.risam.utils.config_check import check_run_config
 from projects.risam.utils.encoder_files import check_checkpoint_covers, use_checkpoint_for_missing
 from projects.risam.utils.launch import configure_launcher
+from projects.risam.utils.model_zoo import paper_comparison
 from projects.risam.utils.output import check_output_file, write_text
 from projects.risam.utils.report import format_metric_table
 from projects.risam.utils.run_args import add_run_arguments, load_run_config, parse_run_args
@@ -71,6 +76,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--override-text', default=None,
         help='replace every sentence by this string (\'\' = language-blind)')
+    parser.add_argument(
+        '--no-paper', action='store_true',
+        help='do not print the paper\'s numbers of the config (from '
+        'model-index.yml) beside the results')
     add_run_arguments(parser, work_dir_help='dir for logs and metric dumps',
                       cfg_example='test_dataloader.batch_size=8')
     return parse_run_args(parser)
@@ -189,6 +198,11 @@ def main() -> None:
         if args.override_text is not None:
             title += f'  [override_text={args.override_text!r}]'
         print(f'\n{title}\n{format_metric_table(results)}\n', flush=True)
+        if not args.no_paper:
+            table = paper_comparison(args.config, cfg.get('paper_model'),
+                                     results)
+            if table:
+                print(f'{table}\n', flush=True)
         if args.out:
             write_text(args.out, json.dumps(results, indent=2))
             print(f'metrics written to {args.out}')

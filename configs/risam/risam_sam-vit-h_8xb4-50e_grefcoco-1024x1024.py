@@ -1,4 +1,5 @@
 # RISAM, SAM ViT-H + CLIP ViT-B/16 (frozen), gRefCOCO (paper Tab. 10, §4.9):
+# (CLIP ViT-B/16 is our choice: the paper says "GPT-2.0 pre-trained by CLIP".)
 # trained and tested on gRefCOCO (UNC splits; a sentence may refer to no
 # object, one, or several), same schedule as the RefCOCO configs.
 # Metrics printed per split: gIoU, cIoU, N-acc and T-acc (with oIoU, mIoU,

@@ -1,4 +1,5 @@
 # RISAM, SAM ViT-H + CLIP ViT-B/16 (frozen), G-Ref Google split (paper Tab. 1, §4.2):
+# (CLIP ViT-B/16 is our choice: the paper says "GPT-2.0 pre-trained by CLIP".)
 # Adam 1e-4, 50 epochs (x0.1 at 30, 42), 8 GPUs x 4 images, input 1024.
 # Word limit (§4.2, "maximum word number") = 25, set twice: the dataset's
 # max_words keeps the first 25 whitespace words of a sentence, and the text

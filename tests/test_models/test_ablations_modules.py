@@ -76,17 +76,23 @@ def test_concat_conv_sentence_is_mean_of_real_words():
     assert lav.shape == (1, 8, 3, 3) and val.shape == (1, 4, 8)
 
 
-def test_bcm_is_serial():
-    """Step 2 (pixels -> words) reads the vision-aware words of step 1: the
-    visual output changes when only the *image* seen by the words changes
-    through the words' attention, and F_val depends on the image."""
+def test_bcm_words_guide_the_pixels_and_see_no_image():
+    """BRINet's order: the words reach the pixels through step 1's
+    per-pixel context (F_lav changes with a word), and the words are not
+    updated by the image (F_val is the same for two images)."""
+    torch.manual_seed(0)
     neck = BidirectionalCrossModalFusion(in_channels=8, text_channels=6,
                                          channels=8, num_blocks=1).eval()
     text, mask = torch.randn(1, 3, 6), torch.ones(1, 3).bool()
+    image = torch.randn(1, 8, 2, 2)
+    other_text = text.clone()
+    other_text[0, 1] += 2.0
     with torch.no_grad():
-        _, val_a = neck(torch.randn(1, 8, 2, 2), text, mask)
+        lav_a, val_a = neck(image, text, mask)
         _, val_b = neck(torch.randn(1, 8, 2, 2), text, mask)
-    assert not torch.allclose(val_a, val_b)
+        lav_c, _ = neck(image, other_text, mask)
+    torch.testing.assert_close(val_a, val_b)
+    assert (lav_a - lav_c).abs().max() > 1e-2
 
 
 def test_pyramid_and_resample_shapes_and_values():

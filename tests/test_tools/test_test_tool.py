@@ -1,8 +1,11 @@
 """tools/test.py: one table row per split, --out JSON, --override-text,
 --show-dir; and the same numbers scored independently of ReferMetric."""
+import io
 import json
+import re
 import runpy
 import sys
+from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
@@ -26,13 +29,18 @@ def test_outputs(refshapes_root, tiny_checkpoint, tmp_path_factory):
     work = tmp_path_factory.mktemp('test_tool')
     opts = ['--cfg-options', *data_options(refshapes_root),
             'test_dataloader.batch_size=8']
-    run_tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--work-dir',
-             work / 'a', '--out', work / 'metrics.json', '--show-dir', 'vis',
-             *opts, f'test_evaluator.dump_file={work}/samples.json')
-    run_tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--splits', 'val',
-             '--override-text', '', '--work-dir', work / 'b', '--out',
-             work / 'blind.json', *opts,
-             f'test_evaluator.dump_file={work}/blind_samples.json')
+    with redirect_stdout(io.StringIO()) as out:
+        run_tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--work-dir',
+                 work / 'a', '--out', work / 'metrics.json', '--show-dir',
+                 'vis', *opts, f'test_evaluator.dump_file={work}/samples.json')
+    (work / 'stdout_a.txt').write_text(out.getvalue())
+    with redirect_stdout(io.StringIO()) as out:
+        run_tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--splits', 'val',
+                 '--override-text', '', '--work-dir', work / 'b', '--out',
+                 work / 'blind.json', '--no-paper', *opts,
+                 f'test_evaluator.dump_file={work}/blind_samples.json',
+                 'paper_model=risam_sam-vit-h_8xb4-50e_refcoco-1024x1024')
+    (work / 'stdout_b.txt').write_text(out.getvalue())
     return work
 
 
@@ -112,3 +120,40 @@ def test_table_scored_independently(test_outputs, refshapes_root,
                 100 * (ious >= x / 100).mean(), abs=0.006), (split, x)
     # the random weights give masks that are neither empty nor everything
     assert 0 < row['oIoU'] < 100 and inter.sum() > 0
+
+
+def test_paper_column_beside_a_metafile_entry(refshapes_root,
+                                              tiny_checkpoint, tmp_path,
+                                              capsys):
+    """The tiny model on RefShapes val, reported as the paper config's
+    Model (``paper_model`` through --cfg-options): the paper's RefCOCO val
+    cells, each with the difference. (The demo config's own run, and one
+    with --no-paper, print no such table: see the next test.)"""
+    name = 'risam_sam-vit-h_8xb4-50e_refcoco-1024x1024'
+    run_tool('test.py', DEMO_CONFIG, tiny_checkpoint, '--splits', 'val',
+             '--work-dir', tmp_path, '--out', tmp_path / 'm.json',
+             '--cfg-options', *data_options(refshapes_root),
+             f'paper_model={name}')
+    out = capsys.readouterr().out
+    ours = json.loads((tmp_path / 'm.json').read_text())['val']
+    assert f"the paper's numbers ({name}, model-index.yml):" in out
+    rows = {r[1]: r for r in ([c.strip() for c in line.split('|')]
+                              for line in out.splitlines())
+            if len(r) == 6 and r[0] == 'val'}
+    assert set(rows) == {'oIoU', 'Pr@50', 'Pr@60', 'Pr@70', 'Pr@80',
+                         'Pr@90'}
+    assert rows['oIoU'][2:6] == [
+        f"{ours['oIoU']:.2f}", '76.20', f"{ours['oIoU'] - 76.20:+.2f}",
+        'RefCOCO val, Tab. 1, Tab. 2, Tab. 3, Tab. 5, Tab. 4, Tab. 6, '
+        'Tab. 7, Tab. 9, Tab. 11']
+    assert rows['Pr@90'][3] == '42.38'
+
+
+def test_no_paper_table_for_the_demo_or_with_no_paper(test_outputs):
+    """The demo config has no Model in the metafile; --no-paper hides the
+    table even where ``paper_model`` names one (the fixture's runs)."""
+    plain = (test_outputs / 'stdout_a.txt').read_text()
+    hidden = (test_outputs / 'stdout_b.txt').read_text()
+    for out in (plain, hidden):  # the metric table, and nothing more
+        assert re.search(r'split \|\s+oIoU \|\s+mIoU \|', out)
+        assert "paper's numbers" not in out and 'ours - paper' not in out

@@ -71,6 +71,39 @@ def test_sdf_block_written_out():
     assert blk.visual_proj.bias is None and blk.text_proj.bias is None
 
 
+def test_sdf_tau_mask_switch():
+    """``use_attn_mask`` is off by default (VLT has no Eq. 4 mask); on, the
+    SDF block uses the MA block's Eq. 4 mask (pairs with sigmoid(S) < tau
+    removed, empty rows fall back to the real words): with the MA block's
+    weights, ``F_lav`` is the MA block's ``F_lav`` at the same tau."""
+    from projects.risam.models.necks import MutualAwareAttention
+    from projects.risam.models.necks.ablations import SpatialDynamicFusion
+    assert SpatialDynamicFusion(in_channels=8, text_channels=6
+                                ).blocks[0].use_attn_mask is False
+    torch.manual_seed(0)
+    plain = SpatialDynamicBlock(visual_channels=8, text_channels=6,
+                                channels=16).eval()
+    masked = SpatialDynamicBlock(visual_channels=8, text_channels=6,
+                                 channels=16, tau=0.6,
+                                 use_attn_mask=True).eval()
+    masked.load_state_dict(plain.state_dict())
+    ma = MutualAwareAttention(visual_channels=8, text_channels=6,
+                              channels=16, tau=0.6).eval()
+    ma.load_state_dict(plain.state_dict())
+    fv, fl = torch.randn(2, 12, 8) * 3, torch.randn(2, 5, 6) * 3
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    with torch.no_grad():
+        lav_plain, _ = plain(fv, fl, mask)
+        lav_masked, val = masked(fv, fl, mask)
+        lav_ma, _ = ma(fv, fl, mask)
+        s = (fv @ plain.visual_proj.weight.T) @ (
+            fl @ plain.text_proj.weight.T).transpose(1, 2) / 4
+    removed = (torch.sigmoid(s) < 0.6) & mask[:, None, :]
+    assert removed.any(dim=-1).float().mean() > 0.3  # the mask bites
+    torch.testing.assert_close(lav_masked, lav_ma)
+    assert (lav_masked - lav_plain).abs().max() > 0.05
+
+
 def test_masked_mean_on_uneven_sentences():
     tokens = torch.tensor([[[1., 2.], [3., 4.], [9., 9.]],
                            [[5., 6.], [7., 7.], [8., 8.]],

@@ -118,5 +118,6 @@ def test_block_defaults_and_projections_without_bias():
     bcm = BidirectionalCrossModalBlock(visual_channels=8, text_channels=6,
                                        channels=16)
     for proj in (ma.visual_proj, ma.text_proj, bcm.visual_proj,
-                 bcm.text_proj, bcm.key_proj):
+                 bcm.text_proj, bcm.query_proj, bcm.key_proj,
+                 bcm.value_proj, bcm.out_proj):
         assert proj.bias is None

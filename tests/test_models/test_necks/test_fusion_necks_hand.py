@@ -3,9 +3,10 @@
 - ConcatConvFusion (Tab. 2 #2): the sentence vector tiled over the map is
   the mean of the projected *real* words; checked by number through the
   whole neck, with the convolution reduced to a centre tap that copies it.
-- BidirectionalCrossModalBlock (Tab. 3 #7, BRINet): serial. Step 2 attends
-  over the output of step 1; checked against the two steps written out, and
-  a parallel variant (step 2 over Z_l) gives other numbers.
+- BidirectionalCrossModalBlock (Tab. 3 #7, BRINet): serial, in BRINet's
+  order. Step 1 gives each pixel a language context, step 2 attends over
+  the pixels with it; checked against the two steps written out, and the
+  reverse order (words over the pixels first) gives other numbers.
 """
 import math
 
@@ -46,35 +47,55 @@ def test_concat_conv_tiles_the_mean_of_the_real_words():
 
 
 def _bcm_written_out(blk, fv, fl, mask):
-    """The two serial steps (class docstring) with explicit softmaxes."""
+    """The two serial steps (class docstring) with explicit softmaxes, and
+    the reverse order (the words attend the pixels first) for contrast."""
     c = math.sqrt(blk.channels)
-    z_v = fv @ blk.visual_proj.weight.T
-    z_l = fl @ blk.text_proj.weight.T
-    a_l = torch.softmax(z_l @ z_v.transpose(1, 2) / c, -1)  # over pixels
-    val = F.layer_norm(a_l @ z_v + z_l, (blk.channels, ),
-                       blk.text_norm.weight, blk.text_norm.bias)
-    keys = val @ blk.key_proj.weight.T  # step 2 reads step 1's output
-    s = z_v @ keys.transpose(1, 2) / c
-    a_v = torch.softmax(s.masked_fill(~mask[:, None, :], -math.inf), -1)
-    lav = F.layer_norm(a_v @ val + z_v, (blk.channels, ),
-                       blk.visual_norm.weight, blk.visual_norm.bias)
-    # the parallel variant: step 2 over the words as they came in
-    keys_p = z_l @ blk.key_proj.weight.T
-    a_p = torch.softmax((z_v @ keys_p.transpose(1, 2) / c).masked_fill(
-        ~mask[:, None, :], -math.inf), -1)
-    lav_parallel = F.layer_norm(a_p @ z_l + z_v, (blk.channels, ),
-                                blk.visual_norm.weight, blk.visual_norm.bias)
-    return lav, val, lav_parallel
+
+    def ln(norm, x):
+        return F.layer_norm(x, (blk.channels, ), norm.weight, norm.bias)
+
+    def w(lin, x):
+        return x @ lin.weight.T
+
+    z_v, z_l = w(blk.visual_proj, fv), w(blk.text_proj, fl)
+    pad = ~mask[:, None, :]
+    a_w = torch.softmax((z_v @ z_l.transpose(1, 2) / c).masked_fill(
+        pad, -math.inf), -1)  # step 1: each pixel over the words
+    ctx = a_w @ z_l
+    a_p = torch.softmax(w(blk.query_proj, ctx) @ w(
+        blk.key_proj, z_v).transpose(1, 2) / c, -1)  # step 2: over pixels
+    out = w(blk.out_proj, torch.cat([a_p @ w(blk.value_proj, z_v), ctx], -1))
+    lav = ln(blk.visual_norm, out + z_v)
+    val = ln(blk.text_norm, z_l)
+    # reverse order: words over the pixels first, pixels then over them
+    a_l = torch.softmax(z_l @ z_v.transpose(1, 2) / c, -1)
+    words = a_l @ z_v
+    a_r = torch.softmax((z_v @ words.transpose(1, 2) / c).masked_fill(
+        pad, -math.inf), -1)
+    ctx_r = a_r @ words
+    a_pr = torch.softmax(w(blk.query_proj, ctx_r) @ w(
+        blk.key_proj, z_v).transpose(1, 2) / c, -1)
+    out_r = w(blk.out_proj, torch.cat([a_pr @ w(blk.value_proj, z_v),
+                                       ctx_r], -1))
+    return lav, val, ln(blk.visual_norm, out_r + z_v)
 
 
-def test_bcm_is_serial_by_the_written_out_steps():
+def test_bcm_is_brinets_order_by_the_written_out_steps():
+    """Step 1 gives each pixel weights over the real words (padding gets
+    none: changing a padding word changes nothing); step 2 attends over the
+    pixels with that context as the query."""
     torch.manual_seed(0)
     blk = BidirectionalCrossModalBlock(visual_channels=6, text_channels=5,
                                        channels=4)
     fv, fl = torch.randn(2, 9, 6) * 2, torch.randn(2, 4, 5) * 2
     mask = torch.tensor([[True] * 4, [True, True, False, False]])
-    lav, val = blk(fv, fl, mask)
-    lav_ref, val_ref, lav_parallel = _bcm_written_out(blk, fv, fl, mask)
+    with torch.no_grad():
+        lav, val = blk(fv, fl, mask)
+        lav_ref, val_ref, lav_reverse = _bcm_written_out(blk, fv, fl, mask)
+        fl_pad = fl.clone()
+        fl_pad[1, 3] += 50.0
+        lav_pad, _ = blk(fv, fl_pad, mask)
     torch.testing.assert_close(val, val_ref)
     torch.testing.assert_close(lav, lav_ref)
-    assert (lav_parallel - lav).abs().max() > 0.05
+    torch.testing.assert_close(lav_pad, lav)
+    assert (lav_reverse - lav).abs().max() > 0.05

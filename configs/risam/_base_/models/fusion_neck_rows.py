@@ -31,7 +31,8 @@ transformer_encoder_neck = dict(
     text_pos_embed=True)
 
 # Tab. 3 #6 "SDF": VLT-style Spatial Dynamic Fusion (vision-guided
-# attention only).
+# attention only). Without Eq. 4's tau mask: VLT has none and the paper does
+# not say (stated in ablations/README.md).
 spatial_dynamic_neck = dict(
     _delete_=True,
     type='risam.SpatialDynamicFusion',
@@ -39,9 +40,12 @@ spatial_dynamic_neck = dict(
     text_channels=512,
     channels=256,
     num_blocks=2,
+    use_attn_mask=False,
     text_pos_embed=True)
 
-# Tab. 3 #7 "BCM": BRINet-style serial bidirectional cross-modal module.
+# Tab. 3 #7 "BCM": BRINet-style serial bidirectional cross-modal module
+# (vision-guided linguistic attention, then language-guided visual
+# attention, in BRINet's order).
 bidirectional_cross_modal_neck = dict(
     _delete_=True,
     type='risam.BidirectionalCrossModalFusion',

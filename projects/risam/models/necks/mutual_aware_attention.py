@@ -6,6 +6,26 @@ import torch
 from torch import Tensor, nn
 
 
+def allowed_pairs(scores: Tensor, mask: Tensor,
+                  tau: float | None) -> Tensor:
+    """Eq. 4's mask as read in :class:`MutualAwareAttention`: bool
+    ``B x L_v x L_l``, True where pixel i may attend word j.
+
+    Padding words (``mask`` ``B x L_l`` False) are never allowed. With
+    ``tau`` set, a pair whose relevance ``sigmoid(S)`` (detached) is below
+    ``tau`` is removed too; a pixel left with no real word falls back to all
+    real words of its sentence. ``tau=None`` masks the padding only.
+    """
+    valid = mask[:, None, :].expand_as(scores)
+    if tau is None:
+        return valid
+    relevant = torch.sigmoid(scores.detach()) >= tau
+    allowed = relevant & valid
+    empty_row = ~allowed.any(dim=-1, keepdim=True)
+    # bool algebra rather than torch.where: onnxruntime has no bool Where
+    return (empty_row & valid) | allowed
+
+
 class MutualAwareAttention(nn.Module):
     """One MA block: Vision-Guided and Language-Guided attention in parallel.
 
@@ -90,14 +110,8 @@ class MutualAwareAttention(nn.Module):
 
     def allowed_pairs(self, scores: Tensor, mask: Tensor) -> Tensor:
         """Bool ``B x L_v x L_l``: True where pixel i may attend word j."""
-        valid = mask[:, None, :].expand_as(scores)
-        if not self.use_attn_mask:
-            return valid
-        relevant = torch.sigmoid(scores.detach()) >= self.tau
-        allowed = relevant & valid
-        empty_row = ~allowed.any(dim=-1, keepdim=True)
-        # bool algebra rather than torch.where: onnxruntime has no bool Where
-        return (empty_row & valid) | allowed
+        return allowed_pairs(scores, mask,
+                             self.tau if self.use_attn_mask else None)
 
     def forward(self, visual: Tensor, text: Tensor,
                 mask: Tensor) -> Tuple[Tensor, Tensor]:
