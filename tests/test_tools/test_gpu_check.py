@@ -1,6 +1,11 @@
-"""tools/analysis_tools/gpu_check.py: its GPU paths, checked on the CPU."""
+"""tools/analysis_tools/gpu_check.py: the whole check run on the CPU
+(``--device cpu``, once per module), its exits, and the import path of a
+bare GPU machine."""
+import contextlib
 import importlib.util
+import io
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +14,8 @@ import pytest
 import torch
 
 from projects.risam.profiling import config_without_checkpoints, make_batch
+from projects.risam.profiling.gpu_check import SCHEMA, SECTIONS
+from projects.risam.profiling.report_schema import schema_errors
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / 'configs/risam/risam_tiny-vit_1xb16-3kit_refshapes-128x128.py'
@@ -28,12 +35,110 @@ def tool():
     return _tool()
 
 
+@pytest.fixture(scope='module')
+def cpu_check(tool, tmp_path_factory):
+    """One run of the whole check on the CPU with the tiny config, at the
+    smallest sizes (1 timed iteration, batch 2): exit code, stdout lines,
+    the --json file."""
+    out = tmp_path_factory.mktemp('gpu_check') / 'report.json'
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = tool.main(['--device', 'cpu', '--config', str(TINY), '--json',
+                          str(out), '--iters', '1', '--batch', '2',
+                          '--encoder-batch', '1'])
+    return code, stdout.getvalue().splitlines(), json.loads(out.read_text())
+
+
+def test_cpu_check_reports_every_section_as_it_goes(cpu_check):
+    code, lines, report = cpu_check
+    assert code == 0
+    entries = [json.loads(line) for line in lines[:-1]]
+    assert [e.pop('section') for e in entries] == list(SECTIONS)
+    assert entries == [report[name] for name in SECTIONS]
+    assert schema_errors(report, SCHEMA) == []
+    status = {k: report[k]['status'] for k in SECTIONS}
+    assert status == dict(stack='ok', encoder='ok', attention='ok',
+                          train='ok', syncs='skipped', ddp='ok',
+                          projection='ok')
+    assert report['syncs']['note'] == 'not on CUDA'
+    assert report['attention']['result']['training_step'] == 'not on CUDA'
+    assert report['stack']['result']['torch'] == torch.__version__
+    assert report['train']['result']['batch'] == 2
+
+
+def test_cpu_check_ddp_ranks_equal_the_reference(cpu_check):
+    """Two gloo ranks, each on its own data, two steps: the same weights
+    on both ranks and as the one-process reference (0.0 measured)."""
+    ddp = cpu_check[2]['ddp']['result']
+    assert ddp['backend'] == 'gloo' and ddp['equal']
+    assert ddp['max_diff_between_ranks'] == 0.0
+    assert ddp['max_diff_to_reference'] <= ddp['tolerance'] == 5e-6
+    assert ddp['losses'] == ddp['reference_losses']
+    assert ddp['losses'][0] != ddp['losses'][1]  # each rank its own data
+    assert ddp['sync_bn'].startswith('SyncBatchNorm needs CUDA')
+
+
+def test_cpu_check_projection(cpu_check):
+    """The tiny config's own schedule (3000 iterations of 16 on 1 device)
+    at the measured batch of 2, and the plain-words last line."""
+    _, lines, report = cpu_check
+    proj = report['projection']['result']
+    train = report['train']['result']
+    assert proj['steps'] == math.ceil(3000 * 16 / 2)
+    assert proj['card'] is None and proj['validation_hours'] is None
+    for mode in ('per_sentence', 'image_grouped', 'cached'):
+        assert proj[mode]['gpus'] == 1
+        assert proj[mode]['peak_memory_fraction'] is None
+        assert proj[mode]['hours_full_schedule'] == pytest.approx(
+            24000 * train[mode]['seconds_per_iter'] / 3600, abs=0.01)
+    assert lines[-1] == proj['summary']
+    assert lines[-1].startswith('On the CPU (no card, so memory is not '
+                                'projected); its schedule (3000 iterations')
+
+
+def test_a_failed_section_leaves_the_next_ones_reporting(cpu_check,
+                                                         monkeypatch):
+    """A ddp rank that dies: ddp records it in one line, and projection
+    after it still reports (train's figures are the whole check's, to
+    save measuring them again)."""
+    from projects.risam.profiling import gpu_check
+    train = cpu_check[2]['train']['result']
+    monkeypatch.setattr(gpu_check, 'measure_training', lambda *a, **k: train)
+    lines = []
+    report = gpu_check.run_gpu_check(
+        str(TINY), CPU, batch=2, only=('train', 'ddp', 'projection'),
+        emit=lines.append,
+        ddp_worker=[sys.executable, '-c', 'import sys; sys.exit(3)'])
+    assert [json.loads(s)['section'] for s in lines] == [
+        'train', 'ddp', 'projection']
+    assert report['ddp']['status'] == 'failed'
+    assert report['ddp']['error'].startswith(
+        'GpuCheckError: rank 0 exited with 3')
+    assert report['projection']['status'] == 'ok'
+    assert report['projection']['result'] == cpu_check[2]['projection'][
+        'result']
+
+
 def test_without_cuda_one_line_and_exit_2(tool, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     assert tool.main([]) == 2
     out, err = capsys.readouterr()
     assert out == ''
     assert err.count('\n') == 1 and 'no CUDA device' in err
+    assert '--device cpu runs the check on the CPU' in err
+
+
+def test_a_torchvision_for_another_cuda_stops_in_one_line(tool, capsys,
+                                                          monkeypatch):
+    import torchvision
+    monkeypatch.setattr(torchvision.version, 'cuda', 11080, raising=False)
+    assert tool.main(['--device', 'cpu']) == 1
+    out, err = capsys.readouterr()
+    assert out == ''
+    assert err.count('\n') == 1 and err.startswith(
+        f'gpu_check.py: error: torchvision {torchvision.__version__} is built '
+        f'for CUDA 11.8, torch {torch.__version__} for CUDA '
+        f'{torch.version.cuda}: install')
 
 
 def test_missing_package_is_named(tool, capsys, monkeypatch):
@@ -48,25 +153,19 @@ def test_missing_package_is_named(tool, capsys, monkeypatch):
 
 
 def test_ddp_worker_flag_runs_one_rank(tool, tmp_path):
-    """``--ddp-worker SPEC`` (how the 2-GPU comparison starts its ranks)
-    runs one rank: on one gloo process its DDP step is the plain step."""
-    import socket
-
-    from projects.risam.profiling.build import build_core
-    from projects.risam.profiling.ddp_compare import two_steps
-    from projects.risam.profiling.training_step import adam
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    out = tmp_path / 'rank0.json'
+    """``--ddp-worker SPEC`` (how the NCCL ranks start) runs one rank: on
+    one gloo process its two DDP steps are the reference's."""
+    from projects.risam.profiling.ddp_compare import free_port, reference_steps
     spec = tmp_path / 'spec0.json'
     spec.write_text(json.dumps(dict(
-        rank=0, world=1, port=port, backend='gloo', config=str(TINY),
-        batch=1, size=128, out=str(out))))
+        rank=0, world=1, port=free_port(), backend='gloo', config=str(TINY),
+        batch=1, size=128, out_dir=str(tmp_path))))
     assert tool.main(['--ddp-worker', str(spec)]) == 0
-    model = build_core(config_without_checkpoints(str(TINY)).model, CPU)
-    want = two_steps(model, adam(model), CPU, 1, 128)
-    assert json.loads(out.read_text()) == pytest.approx(want, rel=1e-6)
+    got = torch.load(tmp_path / 'rank0.pt', weights_only=True)
+    want = reference_steps(config_without_checkpoints(str(TINY)), CPU,
+                           world=1, batch=1, size=128)
+    assert got['losses'] == want['losses'][0]
+    assert torch.equal(got['weights'], want['weights'])
 
 
 # -- the import path of a bare GPU machine -----------------------------------

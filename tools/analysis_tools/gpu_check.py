@@ -1,31 +1,27 @@
-"""One-command GPU check: what the paper config costs on this GPU.
+"""One-command GPU check: what a config's training costs on this device.
 
-    python tools/analysis_tools/gpu_check.py [--json OUT [--overwrite]]
-        [--iters 3] [--encoder-batch 4] [--debug]
+    python tools/analysis_tools/gpu_check.py [--config CONFIG]
+        [--device cuda|cpu] [--json OUT [--overwrite]] [--iters 3]
+        [--batch N] [--encoder-batch 4] [--debug]
 
 Run it on a machine with a CUDA GPU (docs/gpu_check.md: packing the wheels,
 carrying them, installing offline). It first imports what it needs and stops
-in one line (exit 1) naming a missing package. Without CUDA it says so in one
-line and exits 2. With CUDA it measures, with random weights of the paper
-config's architecture (nothing is downloaded):
+in one line (exit 1) naming a missing package, or a torchvision built for
+another CUDA than torch. Without CUDA (and without ``--device cpu``) it says
+so in one line and exits 2. Then, with random weights of the config's
+architecture (default: the paper config; nothing is downloaded), it runs
+the sections ``stack``, ``encoder``, ``attention``, ``train``, ``syncs``,
+``ddp`` and ``projection`` in order
+(:mod:`projects.risam.profiling.gpu_check`). Each prints one JSON line when
+it ends and ``--json`` is rewritten after each; a failing section records
+its one-line error and the next runs. The last line says in plain words
+whether the config fits on this card and how long its run would take.
+Exit status: 0 all sections ok or skipped, 1 a section failed.
 
-- ``encoder``: SAM ViT-H at 1024, images/s and peak memory, fp32 and bf16;
-- ``attention``: the encoder and the decoder run under
-  ``torch.nn.attention.sdpa_kernel`` restricted to the efficient and flash
-  backends, so a fall back to the math kernel is an error; the profiler
-  names the SDPA kernels that ran;
-- ``train``: the paper config's training iteration at batch 4 (Adam,
-  focal + dice), time and peak memory, for per-sentence batches (4 images),
-  image-grouped batches (4 sentences of one image: one encoder pass) and
-  batches read from a frozen-feature cache;
-- ``ddp``: with two or more GPUs, a 2-process NCCL step whose loss and
-  updated weights equal the 1-process step on the same data.
-
-The JSON keys are stable (``projects.risam.profiling.gpu_check.SCHEMA``), so
-two runs can be compared key by key. The measurements live in
-:mod:`projects.risam.profiling.gpu_check`; this file parses, checks the
-stack and prints. Its own imports are the standard library and torch, so a
-missing package is named before anything else is imported.
+``--device cpu`` runs every section on the CPU (gloo for ``ddp``; ``syncs``
+and the training step's kernels record "not on CUDA"). The tool's own
+imports are the standard library and torch, so a missing package is named
+before anything else is imported.
 """
 import argparse
 import importlib
@@ -42,7 +38,7 @@ PAPER_CONFIG = 'configs/risam/risam_sam-vit-h_8xb4-50e_refcoco-1024x1024.py'
 #: mmsegmentation nor mmcv (nor OpenCV or SciPy): where mmseg is not
 #: installed, ``projects.risam`` registers the core only. The last entry
 #: is where the measurements live (an older install has no such module).
-STACK = ('numpy', 'mmengine', 'segment_anything', 'open_clip',
+STACK = ('numpy', 'torchvision', 'mmengine', 'segment_anything', 'open_clip',
          'projects.risam', 'projects.risam.profiling.gpu_check')
 PROG = 'gpu_check.py'
 
@@ -66,11 +62,18 @@ def check_stack(modules: Optional[Sequence[str]] = None) -> None:
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--json', help='write the figures here')
+    parser.add_argument('--config', default=PAPER_CONFIG,
+                        help='the config to measure (default: the paper\'s)')
+    parser.add_argument('--device', choices=('cuda', 'cpu'), default='cuda',
+                        help='cpu: every section on the CPU (gloo for ddp)')
+    parser.add_argument('--json', help='write the report here')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --json file')
     parser.add_argument('--iters', type=int, default=3,
                         help='timed iterations of each measurement')
+    parser.add_argument('--batch', type=int,
+                        help="sentences per training step (default: the "
+                        "config's batch per GPU)")
     parser.add_argument('--encoder-batch', type=int, default=4)
     parser.add_argument('--debug', action='store_true',
                         help='show the full traceback of an error')
@@ -89,19 +92,33 @@ def _fail(error: Exception, debug: bool) -> int:
 
 def measure(args: argparse.Namespace) -> Optional[dict]:
     """The report, or None (said in one line) without a CUDA device."""
+    import torchvision
+
     from projects.risam.profiling.gpu_check import run_gpu_check
-    from projects.risam.utils.output import check_output_file
+    from projects.risam.profiling.stack import check_torchvision_cuda
+    from projects.risam.utils.output import check_output_file, write_text
+    check_torchvision_cuda(torch, torchvision)
     if args.json:
         args.json = check_output_file(args.json, args.overwrite)
-    if not torch.cuda.is_available():
+    if args.device == 'cuda' and not torch.cuda.is_available():
         print(f'{PROG}: no CUDA device (torch {torch.__version__}, '
-              f'CUDA {torch.version.cuda}); nothing measured',
-              file=sys.stderr)
+              f'CUDA {torch.version.cuda}); nothing measured (--device cpu '
+              'runs the check on the CPU)', file=sys.stderr)
         return None
-    # the ranks of the 2-GPU comparison are processes of this script
-    worker = [sys.executable, os.path.abspath(__file__), '--ddp-worker']
-    return run_gpu_check(PAPER_CONFIG, iters=args.iters,
-                         encoder_batch=args.encoder_batch, ddp_worker=worker)
+    # NCCL ranks of the ddp section are processes of this script (gloo
+    # ranks are forked)
+    worker = ([sys.executable, os.path.abspath(__file__), '--ddp-worker']
+              if args.device == 'cuda' else None)
+    write = (lambda text: write_text(args.json, text)) if args.json else None
+    report = run_gpu_check(
+        args.config, torch.device(args.device, 0) if args.device == 'cuda'
+        else torch.device('cpu'), iters=args.iters, batch=args.batch,
+        encoder_batch=args.encoder_batch, ddp_worker=worker,
+        emit=lambda line: print(line, flush=True), write=write)
+    projection = report.get('projection') or {}
+    if projection.get('result'):
+        print(projection['result']['summary'], flush=True)
+    return report
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -116,17 +133,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MissingPackage as e:
         return _fail(e, args.debug)
     from projects.risam.profiling import GpuCheckError
-    from projects.risam.utils.output import write_text
     try:
         report = measure(args)
     except (GpuCheckError, OSError) as e:
         return _fail(e, args.debug)
     if report is None:
         return 2
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        write_text(args.json, text + '\n')
+    failed = [k for k, v in report.items()
+              if isinstance(v, dict) and v.get('status') == 'failed']
+    if failed:
+        print(f'{PROG}: failed sections: {", ".join(failed)}',
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -12,7 +12,7 @@ def schema_errors(report: dict, schema: Dict[str, object],
                   path: str = '') -> List[str]:
     """Where ``report`` departs from ``schema`` (missing or extra keys,
     wrong types), one ``'dotted.key: problem'`` string each; empty when it
-    conforms. An int passes for a float; a bool passes for neither."""
+    conforms. An int passes for a float; a bool passes only for a bool."""
     errors = [f'{path}{k}: missing' for k in schema if k not in report]
     errors += [f'{path}{k}: not in the schema' for k in report
                if k not in schema]
@@ -25,8 +25,13 @@ def schema_errors(report: dict, schema: Dict[str, object],
                 errors.append(f'{path}{key}: not an object')
             else:
                 errors += schema_errors(value, want, f'{path}{key}.')
-        elif isinstance(value, bool) or not isinstance(value, want):
-            if not (want is float and isinstance(value, int)
-                    and not isinstance(value, bool)):
+        else:
+            wants = want if isinstance(want, tuple) else (want, )
+            if isinstance(value, bool):
+                ok = bool in wants
+            else:
+                ok = isinstance(value, wants) or (
+                    float in wants and isinstance(value, int))
+            if not ok:
                 errors.append(f'{path}{key}: {type(value).__name__}')
     return errors
