@@ -16,12 +16,24 @@ OpenCV and pycocotools: their names below are imported on first use.
 - :mod:`.timing`: timed and interleaved loops, synchronised on CUDA.
 - :mod:`.training_step`: losses, backward and Adam outside the runner.
 - :mod:`.sdpa`: restricting and naming the SDPA kernels.
+- :mod:`.region_kernels`: the SDPA kernels of an unrestricted training step,
+  in the encoder and in the decoder.
+- :mod:`.sync_count`: a step's host-device synchronisations against an
+  allowance (CUDA).
 - :mod:`.report_schema`: checking a report's keys and types.
-- :mod:`.ddp_compare`: a multi-process step against the one-process step.
+- :mod:`.sections`: ordered sections with time budgets that report as they
+  go and survive each other's failures.
+- :mod:`.stack`: torch and torchvision, built for one CUDA.
+- :mod:`.projection`: a config's full run (memory fraction, hours, GPUs)
+  from measured steps.
+- :mod:`.ddp_compare`: two ranks on their own data against a one-process
+  reference.
 - :mod:`.benchmark_images`, :mod:`.throughput`: a trained model's images and
   sentences per second on its config's test images (the user benchmark).
 - :mod:`.ratios`: the regression ratios of the optimised paths (a package).
-- :mod:`.gpu_check`, :mod:`.dry_run`: the two runs.
+- :mod:`.gpu_check`, :mod:`.dry_run`: the two runs (the GPU check's
+  sections: ``stack``, ``encoder``, ``attention``, ``train``, ``syncs``,
+  ``ddp``, ``projection``; it runs whole on the CPU too).
 """
 import importlib
 

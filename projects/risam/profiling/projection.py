@@ -156,7 +156,7 @@ def _summary(out: dict, plan: dict, b: int) -> str:
     words = [m.replace('_', '-') for m in MODES]
     if out['card'] is None:
         fit = 'On the CPU (no card, so memory is not projected)'
-        where = f'{gpus} of these CPUs'
+        where = 'this CPU' if gpus == 1 else f'{gpus} of these CPUs'
     else:
         fractions: List[float] = [out[m]['peak_memory_fraction']
                                   for m in MODES]
@@ -176,11 +176,13 @@ def _summary(out: dict, plan: dict, b: int) -> str:
     val = (f'validation included ({_hours(out["validation_hours"])})'
            if out['validation_hours'] is not None else
            'validation left out (val set size not published)')
+    if gpus == 1:
+        return (f'{fit}; {run}, {val}. Left out: the dataloader (one '
+                'device: no all-reduce).')
     ddp = ('the 2-GPU ddp section bounds it when there are two'
            if out['card'] is not None else 'the ddp section runs it on gloo')
-    across = f'{gpus} GPUs' if gpus > 1 else 'GPUs'
     return (f'{fit}; {run}, {val}. Left out: the dataloader, and the '
-            f'all-reduce across {across} ({ddp}).')
+            f'all-reduce across {gpus} GPUs ({ddp}).')
 
 
 def layout() -> Dict[str, object]:
