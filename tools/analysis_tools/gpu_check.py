@@ -13,8 +13,9 @@ architecture (default: the paper config; nothing is downloaded), it runs
 the sections ``stack``, ``encoder``, ``attention``, ``train``, ``syncs``,
 ``ddp`` and ``projection`` in order
 (:mod:`projects.risam.profiling.gpu_check`). Each prints one JSON line when
-it ends and ``--json`` is rewritten after each; a failing section records
-its one-line error and the next runs. The last line says in plain words
+it ends (stdout holds these lines only; logs go to stderr) and ``--json``
+is rewritten after each; a failing section records its one-line error and
+the next runs. The last line says in plain words
 whether the config fits on this card and how long its run would take.
 Exit status: 0 all sections ok or skipped, 1 a section failed.
 
@@ -24,6 +25,7 @@ imports are the standard library and torch, so a missing package is named
 before anything else is imported.
 """
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -110,14 +112,17 @@ def measure(args: argparse.Namespace) -> Optional[dict]:
     worker = ([sys.executable, os.path.abspath(__file__), '--ddp-worker']
               if args.device == 'cuda' else None)
     write = (lambda text: write_text(args.json, text)) if args.json else None
-    report = run_gpu_check(
-        args.config, torch.device(args.device, 0) if args.device == 'cuda'
-        else torch.device('cpu'), iters=args.iters, batch=args.batch,
-        encoder_batch=args.encoder_batch, ddp_worker=worker,
-        emit=lambda line: print(line, flush=True), write=write)
+    out = sys.stdout  # the report's lines only: logs and prints go to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        report = run_gpu_check(
+            args.config, torch.device(args.device, 0)
+            if args.device == 'cuda' else torch.device('cpu'),
+            iters=args.iters, batch=args.batch,
+            encoder_batch=args.encoder_batch, ddp_worker=worker,
+            emit=lambda line: print(line, file=out, flush=True), write=write)
     projection = report.get('projection') or {}
     if projection.get('result'):
-        print(projection['result']['summary'], flush=True)
+        print(projection['result']['summary'], file=out, flush=True)
     return report
 
 
