@@ -271,3 +271,17 @@ def test_an_installed_mmseg_that_fails_to_import_is_an_error():
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "ModuleNotFoundError: No module named 'mmcv'")
+
+
+def test_one_gpu_skips_ddp_with_the_reason(monkeypatch):
+    """With CUDA but one GPU the ddp section says why it did not run (the
+    device calls are faked: this machine has no GPU)."""
+    from projects.risam.profiling import gpu_check
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    monkeypatch.setattr(torch.cuda, 'empty_cache', lambda: None)
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda d: 'one GPU')
+    report = gpu_check.run_gpu_check(str(TINY), torch.device('cuda', 0),
+                                     only=('ddp', ), emit=lambda line: None)
+    assert report['device'] == 'one GPU'
+    assert (report['ddp']['status'], report['ddp']['note']) == (
+        'skipped', 'one GPU: the 2-process NCCL run needs two')
