@@ -13,7 +13,7 @@ nothing here recomputes the equations.
   ``A^T`` gathers for word ``j``) is word ``j``'s map over the image.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -142,12 +142,68 @@ def resolve_block(model: torch.nn.Module, block: Optional[int]) -> int:
 
 
 @torch.no_grad()
+def record_attention(model: torch.nn.Module,
+                     img: Union[str, np.ndarray],
+                     sentences: Sequence[str],
+                     blocks: Optional[Sequence[int]] = None
+                     ) -> Dict[int, List[AttentionMaps]]:
+    """Run the model once on ``img`` for all ``sentences`` (the image is
+    encoded once) and record the attention of every block in ``blocks``
+    (1-based; default the last) through its hook point.
+
+    Returns:
+        ``{block: [maps of each sentence]}``.
+    """
+    require_ma_neck(model)
+    if not sentences:
+        raise ValueError('need at least one sentence')
+    blocks = [resolve_block(model, b)
+              for b in (blocks if blocks is not None else [None])]
+    records: Dict[int, Tuple[Tensor, Tensor]] = {}
+    handles = [
+        model.neck.blocks[b - 1].attention_weights.register_forward_hook(
+            lambda module, inputs, output, b=b: records.__setitem__(b, inputs))
+        for b in blocks]
+    try:
+        inputs, meta = prepare_image(model, img)
+        visual = model.extract_visual(inputs)
+        samples = segment_visual(model, visual, meta, list(sentences))
+    finally:
+        for handle in handles:
+            handle.remove()
+    fused = visual if isinstance(visual, Tensor) else \
+        visual[model.neck.in_index]
+    h, w = fused.shape[-2:]
+    out: Dict[int, List[AttentionMaps]] = {}
+    for b in blocks:
+        attn_all, allowed_all = records[b]
+        out[b] = []
+        for i, (sentence, sample) in enumerate(zip(sentences, samples)):
+            words = token_words(model, sentence)
+            real = len(words)
+            attn = attn_all[i, :, :real].float().reshape(h, w, real)
+            allowed = allowed_all[i, :, :real].reshape(h, w, real)
+            word_maps = resize_to_original(attn.permute(2, 0, 1)[None], meta)
+            removed = resize_to_original(
+                (~allowed).permute(2, 0, 1)[None].float(), meta) > 0.5
+            out[b].append(AttentionMaps(
+                sentence=sentence, words=words, block=b,
+                tau=float(model.neck.blocks[b - 1].tau),
+                attention=attn.cpu().numpy(), allowed=allowed.cpu().numpy(),
+                word_maps=word_maps.cpu().numpy(),
+                removed=removed.cpu().numpy(),
+                mask=sample.pred_sem_seg.data[0].cpu().numpy().astype(
+                    np.uint8)))
+    return out
+
+
 def attention_maps(model: torch.nn.Module,
                    img: Union[str, np.ndarray],
                    sentence: str,
                    block: Optional[int] = None) -> AttentionMaps:
     """Run the model on ``img`` and ``sentence`` and record block
-    ``block``'s attention (1-based; default the last).
+    ``block``'s attention (1-based; default the last); see
+    :func:`record_attention`.
 
     Args:
         model: a RISAM model (:func:`~projects.risam.apis.init_refer_model`)
@@ -156,33 +212,5 @@ def attention_maps(model: torch.nn.Module,
         sentence: the referring expression.
         block: which MA block.
     """
-    require_ma_neck(model)
-    block = resolve_block(model, block)
-    tap = model.neck.blocks[block - 1].attention_weights
-    records: List[Tuple[Tensor, Tensor]] = []
-    handle = tap.register_forward_hook(
-        lambda module, inputs, output: records.append(inputs))
-    try:
-        inputs, meta = prepare_image(model, img)
-        visual = model.extract_visual(inputs)
-        sample = segment_visual(model, visual, meta, [sentence])[0]
-    finally:
-        handle.remove()
-    attn, allowed = records[-1]
-    fused = visual if isinstance(visual, Tensor) else \
-        visual[model.neck.in_index]
-    h, w = fused.shape[-2:]
-    words = token_words(model, sentence)
-    real = len(words)
-    attn = attn[0, :, :real].float().reshape(h, w, real)
-    allowed = allowed[0, :, :real].reshape(h, w, real)
-    grid = attn.permute(2, 0, 1)[None]
-    word_maps = resize_to_original(grid, meta)
-    removed = resize_to_original((~allowed).permute(2, 0, 1)[None].float(),
-                                 meta) > 0.5
-    return AttentionMaps(
-        sentence=sentence, words=words, block=block,
-        tau=float(model.neck.blocks[block - 1].tau),
-        attention=attn.cpu().numpy(), allowed=allowed.cpu().numpy(),
-        word_maps=word_maps.cpu().numpy(), removed=removed.cpu().numpy(),
-        mask=sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8))
+    maps = record_attention(model, img, [sentence], [block])
+    return next(iter(maps.values()))[0]
