@@ -18,16 +18,15 @@ import os.path as osp
 import sys
 
 import cv2
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import projects.risam  # noqa: F401  (registers RISAM)
-from projects.risam.apis import init_refer_model
 from projects.risam.utils.cli import add_debug_argument, one_line, run_tool
 from projects.risam.visualization.attention_drawing import save_attention
 from projects.risam.visualization.attention_maps import (
     attention_maps,
+    init_attention_model,
     parse_box,
-    require_ma_neck,
 )
 
 
@@ -52,19 +51,15 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    for path in (args.config, args.checkpoint, args.image):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'file not found: {path}')
+    if not osp.isfile(args.image):
+        raise FileNotFoundError(f'file not found: {args.image}')
     img = cv2.imread(args.image)
     if img is None:
         sys.exit(f'attention_maps.py: error: not an image: {args.image}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     try:
         box = parse_box(args.box) if args.box else None
-        require_ma_neck(cfg.model)
-        model = init_refer_model(cfg, args.checkpoint, args.device)
+        model = init_attention_model(args.config, args.checkpoint,
+                                     args.device, args.cfg_options)
         maps = attention_maps(model, img, args.sentence, args.block)
         paths = save_attention(args.out, img, maps, box)
     except ValueError as e:

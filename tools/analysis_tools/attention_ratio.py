@@ -17,12 +17,11 @@ import json
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import projects.risam  # noqa: F401  (registers RISAM)
-from projects.risam.apis import init_refer_model
 from projects.risam.utils.cli import add_debug_argument, one_line, run_tool
-from projects.risam.visualization.attention_maps import require_ma_neck
+from projects.risam.visualization.attention_maps import init_attention_model
 from projects.risam.visualization.attention_ratio import (
     colour_ratios,
     summarize,
@@ -56,16 +55,11 @@ def _line(name: str, s: dict) -> str:
 
 def main() -> None:
     args = parse_args()
-    for path in (args.config, args.checkpoint):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    root = args.data_root or cfg.val_dataloader.dataset.data_root
     try:
-        require_ma_neck(cfg.model)
-        model = init_refer_model(cfg, args.checkpoint, args.device)
+        model = init_attention_model(args.config, args.checkpoint,
+                                     args.device, args.cfg_options)
+        root = args.data_root or \
+            model.cfg.val_dataloader.dataset.data_root
         blocks = args.block or list(range(1, len(model.neck.blocks) + 1))
         rows = colour_ratios(model, root, args.split, blocks,
                              limit=args.limit)

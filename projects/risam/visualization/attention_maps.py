@@ -12,14 +12,16 @@ nothing here recomputes the equations.
 - Language-guided attention (Fig. 7(b)): column ``j`` of ``A`` (what Eq. 5's
   ``A^T`` gathers for word ``j``) is word ``j``'s map over the image.
 """
+import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from torch import Tensor
 
-from ..apis.inference import prepare_image, segment_visual
+from ..apis.inference import init_refer_model, prepare_image, segment_visual
 from ..models.segmentors.risam import resize_to_original
 
 #: the fusion neck whose blocks record attention maps
@@ -119,6 +121,24 @@ def require_ma_neck(model: Union[torch.nn.Module, dict]) -> None:
     if name != MA_NECK:
         raise ValueError(f'attention maps need the risam.{MA_NECK} neck; '
                          f'this model\'s neck is {name}')
+
+
+def init_attention_model(config: str, checkpoint: str, device: str = 'cpu',
+                         cfg_options: Optional[dict] = None
+                         ) -> torch.nn.Module:
+    """The attention tools' model: the config (with ``cfg_options``
+    merged) refused in one line unless its neck is
+    ``risam.MutualAwareFusion``, before the checkpoint is read; then
+    :func:`~projects.risam.apis.init_refer_model`. A missing file is a
+    FileNotFoundError naming it."""
+    for path in (config, checkpoint):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'file not found: {path}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    require_ma_neck(cfg.model)
+    return init_refer_model(cfg, checkpoint, device)
 
 
 def token_words(model: torch.nn.Module, sentence: str) -> List[str]:
