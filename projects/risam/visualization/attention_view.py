@@ -69,14 +69,14 @@ class AttentionView:
 
     def box(self, box: Optional[Box]) -> Tuple[Optional[np.ndarray], str]:
         """The word weights over ``box`` (default: the image) and a line
-        naming the box and its heaviest word."""
+        (Markdown) naming the box and its heaviest word."""
         if self.maps is None:
             return None, NO_ATTENTION
         box = check_box(box or self.maps.full_box(), self.maps.mask.shape)
         weights, _ = self.maps.region_weights(box)
         top = int(np.argmax(weights))
         line = (f'region {",".join(map(str, box))} (x,y,w,h): heaviest word '
-                f'"{short_word(self.maps.words[top])}" ({weights[top]:.2f})')
+                f'`{short_word(self.maps.words[top])}` ({weights[top]:.2f})')
         return _rgb(draw_word_weights(self.image, self.maps, box)), line
 
     def click(self, x: int, y: int) -> Tuple[Optional[np.ndarray], str]:
