@@ -13,7 +13,12 @@ matches this sentence"). The threshold slider (default: the config's, or
 --threshold) sets the probability a pixel needs to be in the mask. When the
 config's val data is there (RefShapes or generalized RefShapes), a few val
 images with sentences of each kind (single, multi- and no-target) are
-offered as examples. The server listens on
+offered as examples. The "Attention" tab shows why the model answered
+(Fig. 7, for models with the risam.MutualAwareFusion neck): press "Show
+attention" for an image and a sentence, pick a word to see its
+language-guided map over the image, or click the image to see the
+vision-guided weights over the words in a region around that point; the
+same maps as tools/analysis_tools/attention_maps.py. The server listens on
 127.0.0.1 only, makes no share link and sends no analytics.
 """
 import argparse
@@ -36,6 +41,13 @@ from projects.risam.apis import RISAMInferencer, demo_examples  # noqa: E402
 from projects.risam.apis.risam_inferencer import mask_score  # noqa: E402
 from projects.risam.utils.cli import one_line  # noqa: E402
 from projects.risam.visualization import overlay  # noqa: E402
+from projects.risam.visualization.attention_maps import (  # noqa: E402
+    MA_NECK,
+    neck_type,
+)
+from projects.risam.visualization.attention_view import (  # noqa: E402
+    AttentionView,
+)
 
 NO_IMAGE = 'Upload an image first.'
 NO_SENTENCE = 'Type at least one sentence (one per line).'
@@ -129,40 +141,94 @@ class DemoSession:
         return gallery, files, status
 
 
-def build_demo(session: DemoSession, title: str, examples=()):
+def build_demo(session: DemoSession, title: str, examples=(),
+               attention: Optional[AttentionView] = None):
     """The gradio page around :meth:`DemoSession.segment`, with a
     threshold slider and the ``examples``
-    (:func:`projects.risam.apis.demo_examples`), if any."""
+    (:func:`projects.risam.apis.demo_examples`), if any; with
+    ``attention``, an "Attention" tab (:func:`attention_tab`)."""
     import gradio as gr
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f'## {title}\nUpload an image, type one sentence per '
                     'line, press **Segment**.')
-        with gr.Row():
-            image = gr.Image(label='image', type='numpy',
-                             elem_id='risam-image')
-            text = gr.Textbox(label='sentences (one per line)', lines=4,
-                              elem_id='risam-sentences')
-        if examples:
-            gr.Examples([[e.image, e.sentence] for e in examples],
-                        inputs=[image, text], label='RefShapes val examples',
-                        example_labels=[f'{e.kind} ({e.type}): {e.sentence}'
-                                        for e in examples],
-                        elem_id='risam-examples')
-        threshold = gr.Slider(0.0, 1.0, step=0.01,
-                              value=float(session.inferencer.model.threshold),
-                              label='threshold (probability a pixel needs '
-                              'to be in the mask)',
-                              elem_id='risam-threshold')
-        button = gr.Button('Segment', variant='primary',
-                           elem_id='risam-segment')
-        status = gr.Markdown(elem_id='risam-status')
-        gallery = gr.Gallery(label='masks', elem_id='risam-overlays',
-                             columns=3, format='png')
-        files = gr.File(label='mask PNGs', file_count='multiple',
-                        elem_id='risam-masks')
-        button.click(session.segment, [image, text, threshold],
-                     [gallery, files, status])
+        with gr.Tab('Segment'):
+            segment_tab(gr, session, examples)
+        if attention is not None:
+            with gr.Tab('Attention', elem_id='risam-attention-tab'):
+                attention_tab(gr, attention)
     return demo
+
+
+def segment_tab(gr, session: DemoSession, examples=()) -> None:
+    """The "Segment" tab: image, sentences, threshold, masks."""
+    with gr.Row():
+        image = gr.Image(label='image', type='numpy',
+                         elem_id='risam-image')
+        text = gr.Textbox(label='sentences (one per line)', lines=4,
+                          elem_id='risam-sentences')
+    if examples:
+        gr.Examples([[e.image, e.sentence] for e in examples],
+                    inputs=[image, text], label='RefShapes val examples',
+                    example_labels=[f'{e.kind} ({e.type}): {e.sentence}'
+                                    for e in examples],
+                    elem_id='risam-examples')
+    threshold = gr.Slider(0.0, 1.0, step=0.01,
+                          value=float(session.inferencer.model.threshold),
+                          label='threshold (probability a pixel needs '
+                          'to be in the mask)',
+                          elem_id='risam-threshold')
+    button = gr.Button('Segment', variant='primary',
+                       elem_id='risam-segment')
+    status = gr.Markdown(elem_id='risam-status')
+    gallery = gr.Gallery(label='masks', elem_id='risam-overlays',
+                         columns=3, format='png')
+    files = gr.File(label='mask PNGs', file_count='multiple',
+                    elem_id='risam-masks')
+    button.click(session.segment, [image, text, threshold],
+                 [gallery, files, status])
+
+
+def attention_tab(gr, view: AttentionView) -> None:
+    """The "Attention" tab over :class:`AttentionView`: an image, a
+    sentence and a block; then a word's map (pick the word) and a region's
+    word weights (click the image)."""
+    gr.Markdown('Why the model answered (Fig. 7): pick a word to see its '
+                'language-guided map; click the image for the '
+                'vision-guided word weights of the region around the '
+                'point. Pairs removed by the tau mask are red.')
+    blocks = len(view.model.neck.blocks)
+    with gr.Row():
+        image = gr.Image(label='image (click: region)', type='numpy',
+                         elem_id='risam-attn-image')
+        with gr.Column():
+            sentence = gr.Textbox(label='sentence', lines=1,
+                                  elem_id='risam-attn-sentence')
+            block = gr.Dropdown(list(range(1, blocks + 1)), value=blocks,
+                                label='MA block', elem_id='risam-attn-block')
+            button = gr.Button('Show attention', variant='primary',
+                               elem_id='risam-attn-run')
+    status = gr.Markdown(elem_id='risam-attn-status')
+    word = gr.Radio([], label='word', elem_id='risam-attn-word')
+    with gr.Row():
+        word_map = gr.Image(label='word map', format='png',
+                            interactive=False, elem_id='risam-attn-map')
+        weights = gr.Image(label='word weights of the region', format='png',
+                           interactive=False, elem_id='risam-attn-weights')
+    region = gr.Markdown(elem_id='risam-attn-region')
+
+    def run(img, text, k):
+        words, picture, bars, line = view.run(img, text, int(k))
+        first = words[1 if len(words) > 2 else 0] if words else None
+        return (gr.update(choices=words, value=first), picture, bars, line,
+                view.box(None)[1] if words else '')
+
+    def click(evt: gr.SelectData):
+        return view.click(*evt.index)
+
+    button.click(run, [image, sentence, block],
+                 [word, word_map, weights, status, region])
+    word.input(view.word, word, word_map)
+    image.select(click, None, [weights, region])
 
 
 def main() -> None:
@@ -187,7 +253,9 @@ def main() -> None:
     print(f'web demo of {args.checkpoint} on http://127.0.0.1:{args.port} '
           f'(masks saved under {out_dir})', flush=True)
     folders = sorted({osp.dirname(osp.abspath(e.image)) for e in examples})
-    build_demo(session, title, examples).launch(
+    attention = (AttentionView(inferencer.model)
+                 if neck_type(inferencer.model) == MA_NECK else None)
+    build_demo(session, title, examples, attention).launch(
         server_name='127.0.0.1', server_port=args.port, share=False,
         inbrowser=False, allowed_paths=folders)
 

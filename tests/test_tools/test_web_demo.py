@@ -1,4 +1,5 @@
-"""tools/web_demo.py: the click handler, and the page in headless Chromium."""
+"""tools/web_demo.py: the click handler, and the page in headless Chromium
+(the Segment tab, then the Attention tab)."""
 import contextlib
 import os
 import runpy
@@ -15,6 +16,7 @@ import pytest
 
 from projects.risam.apis import RISAMInferencer, inference_refer
 from projects.risam.visualization import overlay
+from projects.risam.visualization.attention_view import AttentionView
 
 from .conftest import DEMO_CONFIG, REPO
 
@@ -159,6 +161,66 @@ def test_browser_two_sentences_and_an_empty_one(refshapes_root,
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
         _drive(driver, url, image, By, WebDriverWait, tiny_checkpoint)
+        _drive_attention(driver, image, By, WebDriverWait, tiny_checkpoint)
+
+
+def _picture(driver, By, selector):
+    """The PNG that an image component shows, decoded (BGR), or None."""
+    srcs = [e.get_attribute('src') for e in driver.find_elements(
+        By.CSS_SELECTOR, f'{selector} img')]
+    srcs = [s for s in srcs if s]
+    return (srcs[0], cv2.imdecode(np.frombuffer(_fetch(srcs[0]), np.uint8),
+                                  cv2.IMREAD_COLOR)) if srcs else (None, None)
+
+
+def _drive_attention(driver, image, By, WebDriverWait, checkpoint):
+    """The Attention tab: a word's map, then a clicked region's word
+    weights, each equal to :class:`AttentionView`'s picture."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    wait = WebDriverWait(driver, 60)
+    driver.find_element(By.XPATH,
+                        '//button[@role="tab"][contains(., "Attention")]'
+                        ).click()
+    upload = wait.until(lambda d: d.find_element(
+        By.CSS_SELECTOR, '#risam-attn-image input[type=file]'))
+    upload.send_keys(str(image))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR,
+                                         '#risam-attn-image img'))
+    driver.find_element(By.CSS_SELECTOR, '#risam-attn-sentence textarea, '
+                        '#risam-attn-sentence input').send_keys(SENTENCES[0])
+    driver.find_element(By.CSS_SELECTOR, '#risam-attn-run').click()
+    wait.until(lambda d: _picture(d, By, '#risam-attn-map')[0])
+    view = AttentionView(RISAMInferencer(str(DEMO_CONFIG),
+                                         str(checkpoint)).model)
+    words, first, _, _ = view.run(_rgb(image), SENTENCES[0])
+    assert words[:3] == ['0: <sot>', '1: the', '2: red']
+    status = driver.find_element(By.CSS_SELECTOR, '#risam-attn-status').text
+    assert status.startswith('Block 2 (tau 0.35), 5 tokens')
+    src, shown = _picture(driver, By, '#risam-attn-map')
+    np.testing.assert_array_equal(shown[..., ::-1], first)
+
+    # pick a word: its map
+    driver.find_element(By.XPATH, '//*[@id="risam-attn-word"]//label'
+                        '[contains(., "2: red")]').click()
+    wait.until(lambda d: _picture(d, By, '#risam-attn-map')[0] != src)
+    np.testing.assert_array_equal(
+        _picture(driver, By, '#risam-attn-map')[1][..., ::-1],
+        view.word('2: red'))
+
+    # click the image: the word weights of the region around the point
+    before = _picture(driver, By, '#risam-attn-weights')[0]
+    shown = driver.find_element(By.CSS_SELECTOR, '#risam-attn-image img')
+    ActionChains(driver).move_to_element_with_offset(shown, -20, -20).click(
+        ).perform()
+    wait.until(lambda d: _picture(d, By, '#risam-attn-weights')[0] != before
+               and d.find_element(By.CSS_SELECTOR, '#risam-attn-region'
+                                  ).text.startswith('region'))
+    line = driver.find_element(By.CSS_SELECTOR, '#risam-attn-region').text
+    box = tuple(int(v) for v in line.split()[1].split(','))
+    assert box[2] == box[3] == 26 and box[0] < 64 and box[1] < 64, line
+    np.testing.assert_array_equal(
+        _picture(driver, By, '#risam-attn-weights')[1][..., ::-1],
+        view.box(box)[0])
 
 
 def _drive(driver, url, image, By, WebDriverWait, checkpoint):

@@ -26,6 +26,23 @@ def allowed_pairs(scores: Tensor, mask: Tensor,
     return (empty_row & valid) | allowed
 
 
+class AttentionTap(nn.Module):
+    """Hook point of an MA block's attention weights: the identity on ``A``.
+
+    ``forward(attn, allowed)`` returns ``attn`` unchanged. A forward hook
+    registered on it (``block.attention_weights.register_forward_hook``)
+    receives ``(attn, allowed)`` as its inputs: ``A`` of Eq. 3 after the
+    Eq. 4 mask (``B x L_v x L_l``, masked pairs 0) and the pairs the mask
+    keeps (bool, same shape). Readers such as
+    :mod:`projects.risam.visualization.attention_maps` record the maps
+    this way instead of recomputing the equations. No parameters (the
+    state dict is unchanged); unhooked it costs one module call.
+    """
+
+    def forward(self, attn: Tensor, allowed: Tensor) -> Tensor:
+        return attn
+
+
 class MutualAwareAttention(nn.Module):
     """One MA block: Vision-Guided and Language-Guided attention in parallel.
 
@@ -79,6 +96,9 @@ class MutualAwareAttention(nn.Module):
     pair masked) keep ``s_j = 0`` and receive nothing, as before. ``F_lav``
     is unchanged.
 
+    ``attention_weights`` (:class:`AttentionTap`) is the documented hook
+    point for the masked ``A`` and the pairs Eq. 4 keeps.
+
     Args:
         visual_channels: ``C_v`` of ``F_v``.
         text_channels: ``C'`` of ``F_l``.
@@ -107,6 +127,7 @@ class MutualAwareAttention(nn.Module):
         self.text_proj = nn.Linear(text_channels, channels, bias=False)
         self.visual_norm = nn.LayerNorm(channels)
         self.text_norm = nn.LayerNorm(channels)
+        self.attention_weights = AttentionTap()
 
     def allowed_pairs(self, scores: Tensor, mask: Tensor) -> Tensor:
         """Bool ``B x L_v x L_l``: True where pixel i may attend word j."""
@@ -130,7 +151,8 @@ class MutualAwareAttention(nn.Module):
         scores = z_v @ z_l.transpose(1, 2) / math.sqrt(self.channels)
         allowed = self.allowed_pairs(scores, mask.bool())
         logits = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-        attn = logits.softmax(dim=-1) * allowed.to(scores.dtype)
+        attn = self.attention_weights(
+            logits.softmax(dim=-1) * allowed.to(scores.dtype), allowed)
         lav = self.visual_norm(attn @ z_l + z_v)
         val = self.text_norm(self.language_aggregate(attn, z_v) + z_l)
         return lav, val

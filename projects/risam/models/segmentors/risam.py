@@ -12,6 +12,36 @@ from ...registry import MODELS
 from .risam_core import RISAMCore
 
 
+def resize_to_original(maps: Tensor, meta: dict, sample: int = 0) -> Tensor:
+    """Maps on the model's input grid -> the original image.
+
+    ``maps`` (``1 x C x h x w``, any resolution of the padded input) are
+    resized bilinearly to the padded input size, the pad is cropped
+    (``img_shape``) and the rest resized bilinearly to ``ori_shape``:
+    ``C x H x W`` (float). Used for the mask logits
+    (:meth:`RISAM.postprocess_result`) and the attention maps
+    (:mod:`projects.risam.visualization.attention_maps`).
+
+    Args:
+        maps: ``1 x C x h x w``.
+        meta: the sample's metainfo; the padded size is its
+            ``batch_input_shape``, else ``pad_shape``, else ``img_shape``.
+        sample: the sample's index, for the error message.
+    """
+    pad = next((meta[k] for k in ('batch_input_shape', 'pad_shape',
+                                  'img_shape') if k in meta), None)
+    if pad is None:
+        raise KeyError(f'sample {sample}: no batch_input_shape, '
+                       'pad_shape or img_shape in its metainfo')
+    pad_h, pad_w = pad[:2]
+    img_h, img_w = meta.get('img_shape', (pad_h, pad_w))[:2]
+    out = F.interpolate(maps.float(), size=(pad_h, pad_w), mode='bilinear',
+                        align_corners=False)[..., :img_h, :img_w]
+    ori = meta.get('ori_shape', (img_h, img_w))[:2]
+    return F.interpolate(out, size=ori, mode='bilinear',
+                         align_corners=False)[0]
+
+
 @MODELS.register_module()
 class RISAM(RISAMCore, BaseSegmentor):
     """Referring image segmentation with SAM (paper Fig. 3).
@@ -96,26 +126,12 @@ class RISAM(RISAMCore, BaseSegmentor):
         ``seg_logits`` (1 x H x W, pre-sigmoid) and
         ``sigmoid(logits) > threshold`` as ``pred_sem_seg`` (1 x H x W)."""
         for i, ds in enumerate(data_samples):
-            meta = ds.metainfo
-            # padded size: the batch's, else the sample's pad, else its
-            # image (no pad); the crop: the image, else nothing to crop
-            pad = next((meta[k] for k in ('batch_input_shape', 'pad_shape',
-                                          'img_shape') if k in meta), None)
-            if pad is None:
-                raise KeyError(f'sample {i}: no batch_input_shape, '
-                               'pad_shape or img_shape in its metainfo')
-            pad_h, pad_w = pad[:2]
-            img_h, img_w = meta.get('img_shape', (pad_h, pad_w))[:2]
-            logit = F.interpolate(seg_logits[i:i + 1].float(),
-                                  size=(pad_h, pad_w), mode='bilinear',
-                                  align_corners=False)[..., :img_h, :img_w]
-            ori = meta.get('ori_shape', (img_h, img_w))[:2]
-            logit = F.interpolate(logit, size=ori, mode='bilinear',
-                                  align_corners=False)[0]
+            logit = resize_to_original(seg_logits[i:i + 1],
+                                       ds.metainfo, sample=i)
             pred = (logit.sigmoid() > self.threshold).to(torch.uint8)
             ds.set_data(dict(seg_logits=PixelData(data=logit),
                              pred_sem_seg=PixelData(data=pred)))
         return data_samples
 
 
-__all__ = ['RISAM']
+__all__ = ['RISAM', 'resize_to_original']
