@@ -68,3 +68,19 @@ def test_grid_pads_cells_and_rows_in_white():
     assert (out[4:, 3:] == 255).all()  # the missing fourth cell
     with pytest.raises(ValueError, match='at least one tile'):
         grid([], cols=2)
+
+
+def test_users_of_overlay_get_the_function_whatever_is_imported_first():
+    """The package's submodules import the apis (attention maps), which
+    import ``overlay``: taken from the half-initialised package, that name
+    was still the *module* ``overlay`` and the inferencer's ``return_vis``
+    raised "'module' object is not callable"."""
+    import subprocess
+    import sys
+    code = ('import projects.risam.visualization\n'
+            'import projects.risam.apis.risam_inferencer as r\n'
+            'import projects.risam.engine.hooks.refer_visualization_hook as h\n'
+            'print(callable(r.overlay), callable(h.overlay))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ['True', 'True']

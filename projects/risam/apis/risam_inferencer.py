@@ -28,7 +28,7 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ..visualization import overlay
+from ..visualization.overlay import overlay
 from .inference import init_refer_model, prepare_image, segment_visual
 
 ImageType = Union[str, Path, np.ndarray]

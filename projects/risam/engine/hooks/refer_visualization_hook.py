@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmseg.structures import SegDataSample
 
-from projects.risam.visualization import overlay
+from projects.risam.visualization.overlay import overlay
 
 from ...registry import HOOKS
 
