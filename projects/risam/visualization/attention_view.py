@@ -89,5 +89,48 @@ class AttentionView:
         return self.box((int(x) - side // 2, int(y) - side // 2, side, side))
 
 
+def attention_tab(gr, view: AttentionView) -> None:
+    """The "Attention" tab over :class:`AttentionView`: an image, a
+    sentence and a block; then a word's map (pick the word) and a region's
+    word weights (click the image)."""
+    gr.Markdown('Why the model answered (Fig. 7): pick a word to see its '
+                'language-guided map; click the image for the '
+                'vision-guided word weights of the region around the '
+                'point. Pairs removed by the tau mask are red.')
+    blocks = len(view.model.neck.blocks)
+    with gr.Row():
+        image = gr.Image(label='image (click: region)', type='numpy',
+                         elem_id='risam-attn-image')
+        with gr.Column():
+            sentence = gr.Textbox(label='sentence', lines=1,
+                                  elem_id='risam-attn-sentence')
+            block = gr.Dropdown(list(range(1, blocks + 1)), value=blocks,
+                                label='MA block', elem_id='risam-attn-block')
+            button = gr.Button('Show attention', variant='primary',
+                               elem_id='risam-attn-run')
+    status = gr.Markdown(elem_id='risam-attn-status')
+    word = gr.Radio([], label='word', elem_id='risam-attn-word')
+    with gr.Row():
+        word_map = gr.Image(label='word map', format='png',
+                            interactive=False, elem_id='risam-attn-map')
+        weights = gr.Image(label='word weights of the region', format='png',
+                           interactive=False, elem_id='risam-attn-weights')
+    region = gr.Markdown(elem_id='risam-attn-region')
+
+    def run(img, text, k):
+        words, picture, bars, line = view.run(img, text, int(k))
+        first = words[1 if len(words) > 2 else 0] if words else None
+        return (gr.update(choices=words, value=first), picture, bars, line,
+                view.box(None)[1] if words else '')
+
+    def click(evt: gr.SelectData):
+        return view.click(*evt.index)
+
+    button.click(run, [image, sentence, block],
+                 [word, word_map, weights, status, region])
+    word.input(view.word, word, word_map)
+    image.select(click, None, [weights, region])
+
+
 def _rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
